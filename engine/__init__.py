@@ -1,0 +1,1 @@
+"""The sync engine: loading and validating the repository, planning, applying."""

@@ -1,0 +1,146 @@
+"""The protocol every scheduler store implements.
+
+Adapters sit at the edge: they translate canonical specs (``schedsync.engine.spec``)
+to and from their store, and declare what the store can hold (``Capabilities``), which
+validation uses to reject what a store cannot honour and the planner uses to ignore
+fields a store cannot keep.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from schedsync.engine.spec import SPEC_FIELDS, Spec
+
+CronEngine = Literal["apscheduler", "celery"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    trigger_types: frozenset[str]
+    cron_engine: CronEngine
+    seconds_field: bool = False
+    per_schedule_timezone: bool = True
+    # The zone every schedule is evaluated in when per-schedule zones are impossible
+    # (RedBeat and static beat schedules use the Celery app's ``timezone``).
+    fixed_timezone: str | None = None
+    writable: bool = True
+    fields: frozenset[str] = frozenset(SPEC_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEntry:
+    """An entry as it is in the store.
+
+    ``problem`` is set when the entry cannot be represented as a spec (an unknown
+    trigger class, a function that is not a task reference, ...): such entries are
+    reported and never touched.
+    """
+
+    key: str
+    spec: Spec
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    total_run_count: int | None = None
+    problem: str | None = None
+
+
+class OpKind(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    ENABLE = "enable"
+    DISABLE = "disable"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    kind: OpKind
+    key: str
+    spec: Spec | None  # the desired spec; None for delete
+
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    op: Operation
+    ok: bool
+    error: str | None = None
+
+
+@runtime_checkable
+class SchedulerAdapter(Protocol):
+    """One configured scheduler of one project."""
+
+    capabilities: Capabilities
+
+    def list_entries(self) -> list[LiveEntry]:
+        """Every entry in the store, including those schedsync does not manage."""
+        ...
+
+    def create(self, key: str, spec: Spec) -> None: ...
+
+    def update(self, key: str, spec: Spec) -> None:
+        """Change an entry without losing its runtime state (next run, run counts)."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def set_enabled(self, key: str, enabled: bool) -> None: ...
+
+    def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        """Carry out ``ops`` (batched where the store allows), yielding each result
+        once it is durable in the store, so a crash loses no record of success."""
+        ...
+
+    def trigger(self, key: str, spec: Spec) -> str:
+        """Run the task once now; returns the task / run id."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class AdapterBase:
+    """Default ``apply`` in terms of the single-entry methods; stores with a faster
+    batched path override it."""
+
+    capabilities: Capabilities
+
+    def create(self, key: str, spec: Spec) -> None:
+        raise NotImplementedError
+
+    def update(self, key: str, spec: Spec) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def set_enabled(self, key: str, enabled: bool) -> None:
+        raise NotImplementedError
+
+    def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        for op in ops:
+            try:
+                self._apply_one(op)
+            except Exception as exc:  # noqa: BLE001 - reported per change, never lost
+                yield OpResult(op, ok=False, error=f"{type(exc).__name__}: {exc}")
+            else:
+                yield OpResult(op, ok=True)
+
+    def _apply_one(self, op: Operation) -> None:
+        if op.kind is OpKind.DELETE:
+            self.delete(op.key)
+            return
+        assert op.spec is not None  # internal invariant: only delete carries no spec
+        if op.kind is OpKind.CREATE:
+            self.create(op.key, op.spec)
+        elif op.kind is OpKind.UPDATE:
+            self.update(op.key, op.spec)
+        else:
+            self.set_enabled(op.key, op.kind is OpKind.ENABLE)
+
+    def close(self) -> None:
+        return None

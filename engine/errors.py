@@ -1,0 +1,42 @@
+"""The one error hierarchy of schedsync.
+
+Every error a user can cause is a ``FatalError``; the CLI turns it into a message and
+exit code 1 in one place (``schedsync.cli.main``), the server into an error body.
+Anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class FatalError(Exception):
+    """A user-facing error: the message says where, what and how to fix it."""
+
+    exit_code = 1
+
+
+class ConfigError(FatalError):
+    """``schedsync.yaml`` is missing or invalid, or the repository cannot be read."""
+
+
+class ValidationFailed(FatalError):
+    """The repository has errors; the diagnostics carry the details."""
+
+
+class SchedulerUnavailable(FatalError):
+    """A live scheduler store could not be reached."""
+
+
+class UnsupportedOperation(FatalError):
+    """The store cannot do what was asked (e.g. writing to a read-only store)."""
+
+
+class StalePlan(FatalError):
+    """A saved plan no longer matches the state it was made against."""
+
+
+class LockHeld(FatalError):
+    """Another apply holds the lock."""
+
+
+class NotFound(FatalError):
+    """A project or schedule that does not exist."""

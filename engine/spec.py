@@ -1,0 +1,132 @@
+"""The canonical spec: one schedule as the planner compares it.
+
+Repository schedules, live scheduler entries and the base recorded in the state file
+are all turned into this shape, so that equal meaning gives equal bytes and equal
+hashes. A spec is a plain JSON-able dict:
+
+    {"name", "trigger_type", "trigger", "task", "args", "kwargs", "enabled",
+     "timezone", "queue", "priority", "expires", "description"}
+
+Runtime fields (``last_run_at``, ``next_run_at``, run counts) are never part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+Spec = dict[str, Any]
+
+SPEC_FIELDS: tuple[str, ...] = (
+    "trigger_type",
+    "trigger",
+    "task",
+    "args",
+    "kwargs",
+    "enabled",
+    "timezone",
+    "queue",
+    "priority",
+    "expires",
+    "description",
+)
+OPTIONAL_FIELDS: frozenset[str] = frozenset({"queue", "priority", "expires", "description"})
+RUNTIME_FIELDS: frozenset[str] = frozenset({"last_run_at", "next_run_at", "total_run_count"})
+
+_DOW_NAMES = {"sun": "0", "mon": "1", "tue": "2", "wed": "3", "thu": "4", "fri": "5", "sat": "6"}
+_MONTH_NAMES = {
+    name: str(number)
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+
+
+def _canonical_cron_field(field: str, text: str) -> str:
+    text = "".join(str(text).split()).lower()
+    names = {"day_of_week": _DOW_NAMES, "month_of_year": _MONTH_NAMES}.get(field, {})
+    for name, number in names.items():
+        text = text.replace(name, number)
+    if field == "day_of_week":
+        # 7 and 0 are both Sunday (SPEC section 1); only a lone 7 is rewritten so that
+        # ranges such as 5-7 keep their meaning.
+        text = ",".join("0" if part == "7" else part for part in text.split(","))
+    return text
+
+
+def canonical_trigger(trigger_type: str, trigger: dict[str, Any]) -> dict[str, Any]:
+    """Normalise a trigger so equal meaning compares equal."""
+    if trigger_type == "cron":
+        fields = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+        out = {f: _canonical_cron_field(f, trigger.get(f, "*")) for f in fields}
+        second = trigger.get("second")
+        if second not in (None, "0"):
+            out["second"] = _canonical_cron_field("second", second)
+        return out
+    if trigger_type == "interval":
+        return {"every": int(trigger["every"]), "period": trigger.get("period", "seconds")}
+    if trigger_type == "clocked":
+        return {"run_at": canonical_instant(trigger["run_at"])}
+    if trigger_type == "solar":
+        return {
+            "event": trigger["event"],
+            "latitude": float(trigger["latitude"]),
+            "longitude": float(trigger["longitude"]),
+        }
+    return dict(trigger)
+
+
+def canonical_instant(value: str | datetime) -> str:
+    """Any aware moment -> ``2026-12-01T09:00:00Z``."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+def make_spec(
+    *,
+    name: str,
+    trigger_type: str,
+    trigger: dict[str, Any],
+    task: str,
+    args: Iterable[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+    enabled: bool = True,
+    timezone: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    expires: float | None = None,
+    description: str | None = None,
+) -> Spec:
+    """Build a canonical spec; the one constructor every side uses."""
+    return {
+        "name": name,
+        "trigger_type": trigger_type,
+        "trigger": canonical_trigger(trigger_type, trigger),
+        "task": task,
+        "args": list(args),
+        "kwargs": dict(kwargs or {}),
+        "enabled": bool(enabled),
+        "timezone": timezone,
+        "queue": queue,
+        "priority": priority,
+        "expires": float(expires) if expires is not None else None,
+        "description": description,
+    }
+
+
+def comparable(spec: Spec, fields: Iterable[str]) -> Spec:
+    """The part of ``spec`` a store can hold; other fields are never differences."""
+    return {f: spec.get(f) for f in fields}
+
+
+def spec_bytes(spec: Spec) -> bytes:
+    return orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
+
+
+def spec_hash(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> str:
+    return hashlib.blake2b(spec_bytes(comparable(spec, fields)), digest_size=16).hexdigest()

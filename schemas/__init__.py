@@ -1,0 +1,1 @@
+"""pydantic models of the files users write: schedule files and ``schedsync.yaml``."""

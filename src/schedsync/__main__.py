@@ -1,0 +1,3 @@
+from schedsync.cli.main import main
+
+main()

@@ -1,0 +1,62 @@
+"""Shared fixtures.
+
+Services (PostgreSQL, Redis, RabbitMQ on 127.0.0.1) are used for real. A test that
+needs one skips with the reason when it is absent, except under ``CI=true``, where an
+absent service is a failure: CI must prove the integration, not skip it.
+
+Redis db numbers are shared out so that test modules never see each other's keys:
+1 APScheduler store, 2 RedBeat, 3 Celery broker/results, 4 server, 5 spare.
+PostgreSQL databases are created per test session with the ``schedsync_test_`` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+SERVICES = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672}
+
+
+def service_up(name: str) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", SERVICES[name]), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str) -> None:
+    """Skip (or, under CI=true, fail) when ``name`` is not listening."""
+    if service_up(name):
+        return
+    message = f"{name} is not listening on 127.0.0.1:{SERVICES[name]}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must run this test, not skip it")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    require_service("postgres")
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"schedsync_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+            ), {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
