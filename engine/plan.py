@@ -1,0 +1,367 @@
+"""The planner: repository x live snapshot x base -> Plan. Pure: no I/O.
+
+Three sides per schedule: ``desired`` (the repository), ``live`` (the scheduler store)
+and ``base`` (what schedsync last applied, from the state file). Comparing hashes first
+keeps a 10k-entry plan fast; the field-level description (deepdiff) is computed only
+for entries whose hashes differ.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schedsync.engine.adapters.base import Capabilities, LiveEntry
+from schedsync.engine.spec import SPEC_FIELDS, Spec, comparable, spec_hash
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    ENABLE = "enable"
+    DISABLE = "disable"
+    NOOP = "no-op"
+
+
+class Origin(enum.StrEnum):
+    REPO = "repo"
+    LIVE = "live"
+    BOTH = "both"
+
+
+class Direction(enum.StrEnum):
+    REPO_TO_SCHEDULER = "repo_to_scheduler"
+    SCHEDULER_TO_REPO = "scheduler_to_repo"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    path: str  # e.g. "trigger.hour"
+    repo: Any
+    live: Any
+    base: Any
+
+
+@dataclass(frozen=True, slots=True)
+class BaseRecord:
+    """What the state file knows of one schedule on one scheduler."""
+
+    name: str
+    entry_key: str
+    spec: Spec | None
+    managed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One schedule's row of a plan. ``reason`` is for display only; apply never reads it."""
+
+    project: str
+    scheduler: str
+    name: str
+    action: Action
+    origin: Origin
+    entry_key: str
+    desired: Spec | None
+    live: Spec | None
+    base: Spec | None
+    fields: tuple[FieldChange, ...] = ()
+    renamed_from: str | None = None
+    managed: bool = True
+    # True when the store already matches but the state file lacks the base (after a
+    # crash between the store's commit and the state record): apply records it.
+    record_base: bool = False
+    reason: str = ""
+
+    @property
+    def is_change(self) -> bool:
+        return self.action is not Action.NOOP
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A live entry the plan leaves alone, and why (unmanaged, unreadable, no prune)."""
+
+    project: str
+    scheduler: str
+    entry_key: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SchedulerPlan:
+    project: str
+    scheduler: str
+    direction: Direction
+    changes: tuple[Change, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.is_change or c.record_base]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A frozen value: can be saved, rendered and applied later (``engine.planfile``)."""
+
+    groups: tuple[SchedulerPlan, ...]
+    prune: bool = False
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for g in self.groups for c in g.changes]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.is_change for c in self.changes)
+
+    def summary(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+
+def compare_fields(capabilities: Capabilities) -> tuple[str, ...]:
+    """Spec fields a store keeps; a field it cannot hold is never a difference."""
+    fields = [f for f in SPEC_FIELDS if f in capabilities.fields]
+    if not capabilities.per_schedule_timezone and "timezone" in fields:
+        fields.remove("timezone")
+    return tuple(fields)
+
+
+def plan_scheduler(
+    *,
+    project: str,
+    scheduler: str,
+    desired: Sequence[Spec],
+    live: Sequence[LiveEntry],
+    base: Mapping[str, BaseRecord],
+    capabilities: Capabilities,
+    direction: Direction = Direction.REPO_TO_SCHEDULER,
+    prune: bool = False,
+    renamed_from: Mapping[str, str] | None = None,
+) -> SchedulerPlan:
+    """Plan one scheduler of one project.
+
+    ``desired`` are the repository's specs for this scheduler, ``base`` the state file's
+    records by schedule name, ``renamed_from`` maps a new name to its previous name.
+    """
+    fields = compare_fields(capabilities)
+    renames = dict(renamed_from or {})
+    live_by_key = {entry.key: entry for entry in live}
+    key_owner = {record.entry_key: name for name, record in base.items()}
+    changes: list[Change] = []
+    claimed: set[str] = set()
+    for spec in sorted(desired, key=lambda s: str(s["name"])):
+        name = str(spec["name"])
+        record, previous = _base_for(name, renames, base)
+        key = record.entry_key if record else _free_key(name, key_owner, live_by_key)
+        claimed.add(key)
+        entry = live_by_key.get(key)
+        if entry is not None and entry.problem:
+            changes.append(_unreadable(project, scheduler, name, spec, entry, record))
+            continue
+        changes.append(
+            _classify(
+                project, scheduler, name, key, spec, entry, record, fields, direction, previous
+            )
+        )
+    orphans, skipped = _orphans(
+        project, scheduler, live, base, claimed, fields, direction, prune
+    )
+    changes.extend(orphans)
+    return SchedulerPlan(project, scheduler, direction, tuple(changes), tuple(skipped))
+
+
+def _base_for(
+    name: str, renames: Mapping[str, str], base: Mapping[str, BaseRecord]
+) -> tuple[BaseRecord | None, str | None]:
+    if name in base:
+        return base[name], None
+    previous = renames.get(name)
+    if previous is not None and previous in base:
+        return base[previous], previous
+    return None, None
+
+
+def _free_key(name: str, key_owner: Mapping[str, str], live: Mapping[str, LiveEntry]) -> str:
+    # The entry key is the schedule name unless another schedule's entry holds it
+    # (e.g. a schedule renamed away kept its old key): then a suffixed key.
+    key, n = name, 1
+    while key in key_owner and key_owner[key] != name:
+        n += 1
+        key = f"{name}~{n}"
+    return key
+
+
+def _unreadable(
+    project: str,
+    scheduler: str,
+    name: str,
+    spec: Spec,
+    entry: LiveEntry,
+    record: BaseRecord | None,
+) -> Change:
+    return Change(
+        project, scheduler, name, Action.NOOP, Origin.LIVE, entry.key,
+        desired=spec, live=None, base=record.spec if record else None,
+        reason=f"left alone: the live entry cannot be read ({entry.problem})",
+    )
+
+
+def _classify(
+    project: str,
+    scheduler: str,
+    name: str,
+    key: str,
+    spec: Spec,
+    entry: LiveEntry | None,
+    record: BaseRecord | None,
+    fields: tuple[str, ...],
+    direction: Direction,
+    previous: str | None,
+) -> Change:
+    base_spec = record.spec if record else None
+    managed = record.managed if record else entry is None
+    if entry is None:
+        origin = Origin.LIVE if record is not None else Origin.REPO
+        action = Action.CREATE if direction is Direction.REPO_TO_SCHEDULER else Action.DELETE
+        reason = "deleted in the scheduler" if record is not None else "new in the repository"
+        return Change(
+            project, scheduler, name, action, origin, key, spec, None, base_spec,
+            fields=field_changes(spec, None, base_spec, fields),
+            renamed_from=previous, managed=True, reason=reason,
+        )
+    desired_hash, live_hash = spec_hash(spec, fields), spec_hash(entry.spec, fields)
+    if desired_hash == live_hash and previous is None:
+        stale_base = base_spec is None or spec_hash(base_spec, fields) != desired_hash
+        return Change(
+            project, scheduler, name, Action.NOOP, Origin.REPO, key, spec, entry.spec,
+            base_spec, managed=managed, record_base=stale_base,
+        )
+    origin = _origin(desired_hash, live_hash, base_spec, fields)
+    action = _update_action(spec, entry.spec, fields, direction)
+    return Change(
+        project, scheduler, name, action, origin, key, spec, entry.spec, base_spec,
+        fields=field_changes(spec, entry.spec, base_spec, fields),
+        renamed_from=previous, managed=managed or record is not None,
+        reason=f"renamed from {previous}" if previous else "",
+    )
+
+
+def _origin(
+    desired_hash: str, live_hash: str, base_spec: Spec | None, fields: tuple[str, ...]
+) -> Origin:
+    if base_spec is None:
+        return Origin.BOTH
+    base_hash = spec_hash(base_spec, fields)
+    repo_moved, live_moved = desired_hash != base_hash, live_hash != base_hash
+    if repo_moved and live_moved:
+        return Origin.BOTH
+    return Origin.LIVE if live_moved else Origin.REPO
+
+
+def _update_action(
+    desired: Spec, live: Spec, fields: tuple[str, ...], direction: Direction
+) -> Action:
+    """ENABLE / DISABLE when ``enabled`` is the only difference, else UPDATE."""
+    others = tuple(f for f in fields if f != "enabled")
+    if spec_hash(desired, others) != spec_hash(live, others):
+        return Action.UPDATE
+    target = desired if direction is Direction.REPO_TO_SCHEDULER else live
+    return Action.ENABLE if target.get("enabled") else Action.DISABLE
+
+
+def _orphans(
+    project: str,
+    scheduler: str,
+    live: Iterable[LiveEntry],
+    base: Mapping[str, BaseRecord],
+    claimed: set[str],
+    fields: tuple[str, ...],
+    direction: Direction,
+    prune: bool,
+) -> tuple[list[Change], list[Skipped]]:
+    """Live entries no repository schedule claims."""
+    managed_keys = {r.entry_key: r for r in base.values() if r.managed}
+    changes: list[Change] = []
+    skipped: list[Skipped] = []
+    for entry in sorted(live, key=lambda e: e.key):
+        if entry.key in claimed:
+            continue
+        name = str(entry.spec.get("name") or entry.key)
+        record = managed_keys.get(entry.key)
+        if entry.problem:
+            skipped.append(Skipped(project, scheduler, entry.key, name, entry.problem))
+            continue
+        if direction is Direction.SCHEDULER_TO_REPO:
+            changes.append(Change(
+                project, scheduler, name, Action.CREATE, Origin.LIVE, entry.key,
+                desired=None, live=entry.spec, base=record.spec if record else None,
+                fields=field_changes(None, entry.spec, None, fields),
+                managed=record is not None, reason="only in the scheduler",
+            ))
+            continue
+        if record is None:
+            skipped.append(Skipped(project, scheduler, entry.key, name,
+                                   "not managed by schedsync (created elsewhere)"))
+        elif not prune:
+            skipped.append(Skipped(project, scheduler, entry.key, name,
+                                   "removed from the repository; apply with --prune to delete"))
+        else:
+            changes.append(Change(
+                project, scheduler, name, Action.DELETE, Origin.REPO, entry.key,
+                desired=None, live=entry.spec, base=record.spec,
+                fields=field_changes(None, entry.spec, record.spec, fields),
+                reason="removed from the repository",
+            ))
+    return changes, skipped
+
+
+def field_changes(
+    desired: Spec | None, live: Spec | None, base: Spec | None, fields: tuple[str, ...]
+) -> tuple[FieldChange, ...]:
+    """Field-level differences between repository and live, with the base alongside."""
+    from deepdiff import DeepDiff  # imported here: it costs ~0.25 s and only diffs need it
+
+    left = comparable(desired, fields) if desired is not None else {}
+    right = comparable(live, fields) if live is not None else {}
+    diff = DeepDiff(left, right, view="tree", verbose_level=2)
+    paths: set[tuple[str | int, ...]] = set()
+    for level in (item for items in diff.values() for item in items):
+        paths.add(tuple(level.path(output_format="list")))
+    return tuple(
+        FieldChange(
+            _dotted(path), _dig(desired, path), _dig(live, path), _dig(base, path)
+        )
+        for path in sorted(paths, key=lambda p: [str(x) for x in p])
+    )
+
+
+_MISSING = None
+
+
+def _dig(spec: Spec | None, path: tuple[str | int, ...]) -> Any:
+    value: Any = spec
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return _MISSING
+    return value
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

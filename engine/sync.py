@@ -1,0 +1,279 @@
+"""Plan and apply against the live schedulers: the I/O around the pure planner.
+
+The CLI (``plan``, ``apply``, ``resync``) and the server (``:diff``, ``:resync``) call
+these functions; neither duplicates their logic.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from schedsync import __version__
+from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, OpResult
+from schedsync.engine.errors import FatalError, SchedulerUnavailable, StalePlan
+from schedsync.engine.plan import (
+    Action,
+    BaseRecord,
+    Change,
+    Direction,
+    Plan,
+    SchedulerPlan,
+    compare_fields,
+    plan_scheduler,
+)
+from schedsync.engine.spec import Spec, spec_hash
+
+if TYPE_CHECKING:
+    from schedsync.engine.adapters.base import SchedulerAdapter
+    from schedsync.engine.workspace import Workspace
+
+PLAN_FORMAT_VERSION = 1
+_RECORD_EVERY = 500
+Progress = Callable[[int, int], None]
+
+
+def make_plan(
+    ws: Workspace,
+    *,
+    project: str | None = None,
+    scheduler: str | None = None,
+    prune: bool = False,
+    direction: Direction = Direction.REPO_TO_SCHEDULER,
+) -> Plan:
+    """Repository vs live for every (or the selected) project and scheduler."""
+    groups = [
+        plan_group(ws, p, s, prune=prune, direction=direction)
+        for p in ws.projects(project)
+        for s in ws.schedulers(p, scheduler)
+    ]
+    return Plan(tuple(groups), prune=prune, provenance=provenance(ws))
+
+
+def plan_group(
+    ws: Workspace, project: str, scheduler: str, *, prune: bool, direction: Direction
+) -> SchedulerPlan:
+    adapter = ws.adapter(project, scheduler)
+    live = list_live(adapter, project, scheduler)
+    schedules = [rs for rs in ws.repo.project(project) if rs.schedule.scheduler == scheduler]
+    bindings = ws.state.bindings(project, scheduler)
+    base = {
+        name: BaseRecord(name, b.entry_key, b.base_spec, b.managed)
+        for name, b in bindings.items()
+    }
+    renames = {
+        rs.schedule.name: rs.schedule.renamed_from
+        for rs in schedules
+        if rs.schedule.renamed_from
+    }
+    return plan_scheduler(
+        project=project,
+        scheduler=scheduler,
+        desired=[rs.spec for rs in schedules],
+        live=live,
+        base=base,
+        capabilities=adapter.capabilities,
+        direction=direction,
+        prune=prune,
+        renamed_from=renames,
+    )
+
+
+def list_live(adapter: SchedulerAdapter, project: str, scheduler: str) -> list[LiveEntry]:
+    try:
+        return adapter.list_entries()
+    except FatalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any store failure is "unavailable" to users
+        raise SchedulerUnavailable(
+            f"cannot read scheduler {scheduler!r} of project {project!r}: "
+            f"{type(exc).__name__}: {exc}. Check that the store is running and its url in "
+            "schedsync.yaml is right."
+        ) from exc
+
+
+def provenance(ws: Workspace) -> dict[str, Any]:
+    from schedsync.engine.gitrepo import GitRepo
+
+    git = GitRepo.open(ws.root)
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "tool_version": __version__,
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "repo_commit": git.head() if git else None,
+        "state_lineage": ws.state.lineage,
+        "state_serial": ws.state.serial(),
+    }
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    recorded: int = 0  # in-sync entries whose base the state file lacked
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def apply_plan(
+    ws: Workspace,
+    plan: Plan,
+    *,
+    saved: bool = False,
+    progress: Progress | None = None,
+    lock_timeout: float = 0.0,
+) -> ApplyResult:
+    """Make the live schedulers match ``plan``; every change is recorded as it lands.
+
+    A saved plan is checked before any change: it must come from this state file
+    (lineage) at its current serial, and the live entries it would touch must still
+    be as the plan saw them.
+    """
+    holder = f"apply {socket.gethostname()}:{os.getpid()}"
+    with ws.state.lock(holder, timeout=lock_timeout):
+        if saved:
+            check_fresh(ws, plan)
+        ws.state.bump_serial()
+        result = ApplyResult()
+        total = sum(len(group.pending) for group in plan.groups)
+        done = 0
+        for group in plan.groups:
+            for change, outcome in _apply_group(ws, group):
+                done += 1
+                if outcome is None:
+                    result.applied.append(change)
+                elif outcome == _RECORDED:
+                    result.recorded += 1
+                else:
+                    result.failed.append((change, outcome))
+                if progress is not None:
+                    progress(done, total)
+        return result
+
+
+_RECORDED = "\0recorded"
+
+
+def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[tuple[Change, str | None]]:
+    """Yields (change, None) on success, (change, error) on failure."""
+    state = ws.state
+    pending = group.pending
+    for change in pending:
+        if change.renamed_from:
+            state.rename_schedule(group.project, change.renamed_from, change.name)
+        if change.action is Action.CREATE:
+            state.ensure_schedule(group.project, change.name)
+    in_sync = [c for c in pending if not c.is_change]
+    if in_sync:
+        _record(ws, group, in_sync)
+        yield from ((c, _RECORDED) for c in in_sync)
+    changes = [c for c in pending if c.is_change]
+    if not changes:
+        return
+    if group.direction is not Direction.REPO_TO_SCHEDULER:
+        raise FatalError("a scheduler_to_repo plan changes the repository: use resync")
+    by_key = {c.entry_key: c for c in changes}
+    adapter = ws.adapter(group.project, group.scheduler)
+    buffer: list[Change] = []
+    try:
+        for result in adapter.apply([_operation(c) for c in changes]):
+            change = by_key[result.op.key]
+            if result.ok:
+                buffer.append(change)
+                if len(buffer) >= _RECORD_EVERY:
+                    yield from _flush(ws, group, buffer)
+            else:
+                yield change, result.error or "failed"
+    except Exception as exc:  # noqa: BLE001 - the store went away half-way: report the rest
+        yield from _flush(ws, group, buffer)
+        done = {c.entry_key for c in buffer}
+        reason = f"{type(exc).__name__}: {exc}"
+        yield from ((c, reason) for c in changes if c.entry_key not in done)
+        return
+    yield from _flush(ws, group, buffer)
+
+
+def _flush(
+    ws: Workspace, group: SchedulerPlan, buffer: list[Change]
+) -> Iterator[tuple[Change, str | None]]:
+    if buffer:
+        _record(ws, group, buffer)
+        yield from ((c, None) for c in buffer)
+        buffer.clear()
+
+
+def _record(ws: Workspace, group: SchedulerPlan, changes: Sequence[Change]) -> None:
+    items = [
+        (c.name, c.entry_key, None if c.action is Action.DELETE else c.desired)
+        for c in changes
+    ]
+    ws.state.record_applied_many(group.project, group.scheduler, items)
+
+
+def _operation(change: Change) -> Operation:
+    kind = {
+        Action.CREATE: OpKind.CREATE,
+        Action.UPDATE: OpKind.UPDATE,
+        Action.DELETE: OpKind.DELETE,
+        Action.ENABLE: OpKind.ENABLE,
+        Action.DISABLE: OpKind.DISABLE,
+    }[change.action]
+    return Operation(kind, change.entry_key, None if kind is OpKind.DELETE else change.desired)
+
+
+def check_fresh(ws: Workspace, plan: Plan) -> None:
+    """Refuse a foreign or stale saved plan before anything changes."""
+    prov = plan.provenance
+    if prov.get("format_version") != PLAN_FORMAT_VERSION:
+        raise StalePlan(
+            f"the plan file has format version {prov.get('format_version')!r}; this schedsync "
+            f"reads version {PLAN_FORMAT_VERSION}. Run `schedsync plan --out FILE` again."
+        )
+    if prov.get("state_lineage") != ws.state.lineage:
+        raise StalePlan(
+            "the plan was made against a different state file (lineage "
+            f"{prov.get('state_lineage')}, this one is {ws.state.lineage}); nothing was "
+            "changed. Run `schedsync plan --out FILE` here."
+        )
+    if prov.get("state_serial") != ws.state.serial():
+        raise StalePlan(
+            f"the plan is stale: the state changed since it was made (serial "
+            f"{prov.get('state_serial')} -> {ws.state.serial()}); nothing was changed. "
+            "Run `schedsync plan --out FILE` again and review it."
+        )
+    for group in plan.groups:
+        _check_live_unchanged(ws, group)
+
+
+def _check_live_unchanged(ws: Workspace, group: SchedulerPlan) -> None:
+    adapter = ws.adapter(group.project, group.scheduler)
+    fields = compare_fields(adapter.capabilities)
+    live = {e.key: e for e in list_live(adapter, group.project, group.scheduler)}
+    for change in group.pending:
+        now = live.get(change.entry_key)
+        seen = change.live
+        moved = (now is None) != (seen is None) or (
+            now is not None and seen is not None
+            and spec_hash(now.spec, fields) != spec_hash(seen, fields)
+        )
+        if moved:
+            raise StalePlan(
+                f"the plan is stale: {change.project}/{change.name} on {change.scheduler} "
+                "changed in the scheduler since the plan was made; nothing was changed. "
+                "Run `schedsync plan --out FILE` again."
+            )
+
+
+def live_result_error(result: OpResult) -> str:
+    return result.error or "failed"
+
+
+def desired_spec(ws: Workspace, project: str, name: str) -> Spec | None:
+    found = ws.repo.find(project, name)
+    return found.spec if found else None
