@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schedsync import __version__
-from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, OpResult
+from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind
 from schedsync.engine.errors import FatalError, SchedulerUnavailable, StalePlan
 from schedsync.engine.plan import (
     Action,
@@ -26,7 +26,7 @@ from schedsync.engine.plan import (
     compare_fields,
     plan_scheduler,
 )
-from schedsync.engine.spec import Spec, spec_hash
+from schedsync.engine.spec import spec_hash
 
 if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
@@ -270,10 +270,18 @@ def _check_live_unchanged(ws: Workspace, group: SchedulerPlan) -> None:
             )
 
 
-def live_result_error(result: OpResult) -> str:
-    return result.error or "failed"
+def apply_schedules(
+    ws: Workspace, project: str, scheduler: str, names: set[str]
+) -> ApplyResult:
+    """Apply just ``names`` of one scheduler (the server's single-schedule writes).
 
-
-def desired_spec(ws: Workspace, project: str, name: str) -> Spec | None:
-    found = ws.repo.find(project, name)
-    return found.spec if found else None
+    A name no longer in the repository deletes its live entry, if schedsync manages it.
+    """
+    group = plan_group(ws, project, scheduler, prune=True, direction=Direction.REPO_TO_SCHEDULER)
+    keys = {b.entry_key for n, b in ws.state.bindings(project, scheduler).items() if n in names}
+    picked = tuple(
+        c for c in group.changes
+        if c.name in names or (c.action is Action.DELETE and c.entry_key in keys)
+    )
+    only = SchedulerPlan(project, scheduler, group.direction, picked)
+    return apply_plan(ws, Plan((only,), prune=True), lock_timeout=30.0)

@@ -1,0 +1,1 @@
+"""Views of a plan: human text, markdown for PR comments (JSON is ``engine.planfile``)."""
