@@ -248,9 +248,15 @@ def _classify(
         )
     origin = _origin(desired_hash, live_hash, base_spec, fields)
     action = _update_action(spec, entry.spec, fields, direction)
+    described = field_changes(spec, entry.spec, base_spec, fields)
+    if previous is not None:
+        # A rename rewrites the entry so the scheduler shows (and reports fires under)
+        # the new name; its key, run state and history stay.
+        action = Action.UPDATE
+        described = (FieldChange("name", name, previous, previous), *described)
     return Change(
         project, scheduler, name, action, origin, key, spec, entry.spec, base_spec,
-        fields=field_changes(spec, entry.spec, base_spec, fields),
+        fields=described,
         renamed_from=previous, managed=managed or record is not None,
         reason=f"renamed from {previous}" if previous else "",
     )
@@ -345,18 +351,16 @@ def field_changes(
     )
 
 
-_MISSING = None
-
-
 def _dig(spec: Spec | None, path: tuple[str | int, ...]) -> Any:
+    """The value at ``path``, or None where the side has none."""
     value: Any = spec
     for part in path:
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
-            value = value[part]
-        else:
-            return _MISSING
+        present = (isinstance(value, dict) and part in value) or (
+            isinstance(value, list) and isinstance(part, int) and part < len(value)
+        )
+        if not present:
+            return None
+        value = value[part]
     return value
 
 

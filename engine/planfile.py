@@ -48,7 +48,8 @@ def load(path: Path) -> Plan:
         raise FatalError(f"cannot read the plan file {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError:
         raise FatalError(
-            f"{path} is not a schedsync plan (not JSON): make one with `schedsync plan --out {path}`"
+            f"{path} is not a schedsync plan (not JSON): "
+            f"make one with `schedsync plan --out {path}`"
         ) from None
     return plan_from_dict(data, str(path))
 

@@ -66,7 +66,7 @@ def resync(
 ) -> ResyncResult:
     plan = make_plan(ws, project=project, scheduler=scheduler, prune=prune, direction=direction)
     if direction is Direction.REPO_TO_SCHEDULER:
-        if dry_run or not plan.has_changes and not any(g.pending for g in plan.groups):
+        if dry_run or not any(g.pending for g in plan.groups):
             return ResyncResult(plan)
         applied = apply_plan(ws, plan, lock_timeout=30.0)
         return ResyncResult(plan, applied.applied, applied.failed)

@@ -88,7 +88,7 @@ def list_live(adapter: SchedulerAdapter, project: str, scheduler: str) -> list[L
         return adapter.list_entries()
     except FatalError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any store failure is "unavailable" to users
+    except Exception as exc:
         raise SchedulerUnavailable(
             f"cannot read scheduler {scheduler!r} of project {project!r}: "
             f"{type(exc).__name__}: {exc}. Check that the store is running and its url in "

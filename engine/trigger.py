@@ -25,7 +25,7 @@ def trigger_now(ws: Workspace, project: str, name: str) -> Any:
         task_id = adapter.trigger(key, found.spec)
     except FatalError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a store failure is "unavailable" to users
+    except Exception as exc:
         raise SchedulerUnavailable(
             f"could not trigger {project}/{name} through {scheduler!r}: "
             f"{type(exc).__name__}: {exc}"

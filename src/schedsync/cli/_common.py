@@ -55,6 +55,6 @@ def author() -> tuple[str, str]:
         name = name or str(reader.get_value("user", "name", ""))
         email = email or str(reader.get_value("user", "email", ""))
     except Exception:  # noqa: BLE001 - no git config is fine: fall back to the login
-        pass
+        name, email = name or "", email or ""
     login = getpass.getuser()
     return name or login, email or f"{login}@localhost"

@@ -1,0 +1,183 @@
+"""The pure planner: every classification from (desired, live, base)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schedsync.engine.adapters.base import Capabilities, LiveEntry
+from schedsync.engine.plan import (
+    Action,
+    BaseRecord,
+    Direction,
+    Origin,
+    SchedulerPlan,
+    plan_scheduler,
+)
+from schedsync.engine.spec import Spec, make_spec
+
+APS = Capabilities(trigger_types=frozenset({"cron", "interval", "clocked"}),
+                   cron_engine="apscheduler")
+REDBEAT = Capabilities(trigger_types=frozenset({"cron", "interval"}), cron_engine="celery",
+                       per_schedule_timezone=False, fixed_timezone="UTC",
+                       fields=frozenset({"trigger_type", "trigger", "task", "args", "kwargs",
+                                         "enabled", "queue", "priority", "expires"}))
+
+
+def spec(name: str = "email.digest", **overrides: Any) -> Spec:
+    values: dict[str, Any] = {
+        "name": name, "trigger_type": "cron", "trigger": {"minute": "0", "hour": "9"},
+        "task": "email.send", "kwargs": {"locale": "en-US"}, "timezone": "Europe/Berlin",
+    }
+    values.update(overrides)
+    return make_spec(**values)
+
+
+def plan(desired: list[Spec], live: list[LiveEntry], base: dict[str, BaseRecord] | None = None,
+         caps: Capabilities = APS, **kwargs: Any) -> SchedulerPlan:
+    return plan_scheduler(project="acme", scheduler="aps", desired=desired, live=live,
+                          base=base or {}, capabilities=caps, **kwargs)
+
+
+def managed(s: Spec, key: str | None = None) -> BaseRecord:
+    return BaseRecord(s["name"], key or s["name"], s, managed=True)
+
+
+def only(p: SchedulerPlan) -> Any:
+    assert len(p.changes) == 1, p.changes
+    return p.changes[0]
+
+
+def test_new_schedule_is_created_from_the_repo() -> None:
+    change = only(plan([spec()], []))
+    assert (change.action, change.origin, change.entry_key) == (Action.CREATE, Origin.REPO,
+                                                                "email.digest")
+
+
+def test_equal_sides_are_a_noop_without_field_changes() -> None:
+    s = spec()
+    change = only(plan([s], [LiveEntry("email.digest", s)], {"email.digest": managed(s)}))
+    assert change.action is Action.NOOP
+    assert not change.record_base
+    assert change.fields == ()
+
+
+def test_in_sync_without_base_is_recorded_not_reapplied() -> None:
+    # A crash after the store committed but before the state recorded it.
+    s = spec()
+    change = only(plan([s], [LiveEntry("email.digest", s)]))
+    assert change.action is Action.NOOP
+    assert change.record_base
+
+
+def test_repo_edit_is_an_update_from_the_repo_with_the_field_named() -> None:
+    old, new = spec(), spec(trigger={"minute": "0", "hour": "10"})
+    change = only(plan([new], [LiveEntry("email.digest", old)], {"email.digest": managed(old)}))
+    assert (change.action, change.origin) == (Action.UPDATE, Origin.REPO)
+    assert [(f.path, f.repo, f.live, f.base) for f in change.fields] == [
+        ("trigger.hour", "10", "9", "9")]
+
+
+def test_live_edit_is_drift_with_origin_live() -> None:
+    s, drifted = spec(), spec(kwargs={"locale": "de-DE"})
+    change = only(plan([s], [LiveEntry("email.digest", drifted)], {"email.digest": managed(s)}))
+    assert (change.action, change.origin) == (Action.UPDATE, Origin.LIVE)
+    assert change.fields[0].path == "kwargs.locale"
+
+
+def test_edits_on_both_sides_are_a_conflict() -> None:
+    base = spec()
+    repo, live = spec(task="email.other"), spec(kwargs={"locale": "fr"})
+    change = only(plan([repo], [LiveEntry("email.digest", live)], {"email.digest": managed(base)}))
+    assert change.origin is Origin.BOTH
+    assert {f.path for f in change.fields} == {"task", "kwargs.locale"}
+
+
+def test_enabled_alone_becomes_enable_or_disable() -> None:
+    on, off = spec(), spec(enabled=False)
+    assert only(plan([off], [LiveEntry("email.digest", on)],
+                     {"email.digest": managed(on)})).action is Action.DISABLE
+    assert only(plan([on], [LiveEntry("email.digest", off)],
+                     {"email.digest": managed(off)})).action is Action.ENABLE
+
+
+def test_entry_deleted_in_the_scheduler_is_recreated_with_origin_live() -> None:
+    s = spec()
+    change = only(plan([s], [], {"email.digest": managed(s)}))
+    assert (change.action, change.origin) == (Action.CREATE, Origin.LIVE)
+
+
+def test_removed_schedule_is_deleted_only_with_prune() -> None:
+    s = spec()
+    without = plan([], [LiveEntry("email.digest", s)], {"email.digest": managed(s)})
+    assert without.changes == ()
+    assert "--prune" in without.skipped[0].reason
+    pruned = plan([], [LiveEntry("email.digest", s)], {"email.digest": managed(s)}, prune=True)
+    assert only(pruned).action is Action.DELETE
+
+
+def test_prune_never_touches_entries_schedsync_does_not_manage() -> None:
+    foreign = spec("legacy.job")
+    p = plan([], [LiveEntry("legacy.job", foreign)], {}, prune=True)
+    assert p.changes == ()
+    assert p.skipped[0].reason.startswith("not managed")
+
+
+def test_unreadable_live_entries_are_never_touched() -> None:
+    broken = LiveEntry("email.digest", {}, problem="cannot import module 'gone'")
+    change = only(plan([spec()], [broken], prune=True))
+    assert change.action is Action.NOOP
+    assert "cannot be read" in change.reason
+    p = plan([], [LiveEntry("other", {}, problem="unknown trigger")], prune=True)
+    assert p.changes == ()
+    assert p.skipped[0].reason == "unknown trigger"
+
+
+def test_rename_keeps_the_live_entry_and_its_key() -> None:
+    old = spec("email.digest")
+    new = spec("email.daily-digest")
+    p = plan([new], [LiveEntry("email.digest", old)], {"email.digest": managed(old)},
+             renamed_from={"email.daily-digest": "email.digest"}, prune=True)
+    change = only(p)
+    assert change.action is Action.UPDATE
+    assert change.entry_key == "email.digest"
+    assert change.renamed_from == "email.digest"
+
+
+def test_fields_a_store_cannot_hold_are_never_differences() -> None:
+    repo = spec(timezone="Europe/Berlin", description="daily digest")
+    live = spec(timezone=None, description=None)
+    change = only(plan([repo], [LiveEntry("email.digest", live)],
+                       {"email.digest": managed(repo)}, caps=REDBEAT))
+    assert change.action is Action.NOOP
+
+
+def test_runtime_fields_never_count() -> None:
+    s = spec()
+    entry = LiveEntry("email.digest", s, last_run_at=None, total_run_count=41)
+    assert only(plan([s], [entry], {"email.digest": managed(s)})).action is Action.NOOP
+
+
+def test_equal_meaning_in_other_words_is_equal() -> None:
+    words = spec(trigger={"minute": "0", "hour": "9", "day_of_week": "mon-fri"})
+    numbers = spec(trigger={"minute": "0", "hour": "9", "day_of_week": "1-5"})
+    assert only(plan([words], [LiveEntry("email.digest", numbers)],
+                     {"email.digest": managed(numbers)})).action is Action.NOOP
+
+
+@pytest.mark.parametrize("direction", list(Direction))
+def test_scheduler_to_repo_imports_live_only_entries(direction: Direction) -> None:
+    p = plan([], [LiveEntry("legacy.job", spec("legacy.job"))], direction=direction)
+    if direction is Direction.SCHEDULER_TO_REPO:
+        change = only(p)
+        assert (change.action, change.origin) == (Action.CREATE, Origin.LIVE)
+    else:
+        assert p.changes == ()
+
+
+def test_scheduler_to_repo_deletes_repo_only_entries_from_the_repo() -> None:
+    s = spec()
+    change = only(plan([s], [], {"email.digest": managed(s)},
+                       direction=Direction.SCHEDULER_TO_REPO))
+    assert change.action is Action.DELETE
