@@ -1,0 +1,284 @@
+"""Canonical specs <-> APScheduler 3.x job state dicts, without the user's code.
+
+The state dict is exactly what ``apscheduler.job.Job.__getstate__`` produces (version 1),
+so the user's running scheduler restores and runs the jobs we write. Functions are kept
+as their textual ``module:qualname`` reference and never imported.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from schedsync.engine.adapters.apscheduler_pickle import is_opaque, opaque_name
+from schedsync.engine.cron.translate import (
+    UnrepresentableCron,
+    from_apscheduler,
+    to_apscheduler,
+)
+from schedsync.engine.errors import UnsupportedOperation
+from schedsync.engine.spec import Spec, canonical_instant, make_spec
+
+JobState = dict[str, Any]
+# APScheduler ships no type hints: a CronTrigger, IntervalTrigger or DateTrigger.
+Trigger: TypeAlias = Any
+
+STATE_KEYS: tuple[str, ...] = (
+    "version", "id", "func", "trigger", "executor", "args", "kwargs", "name",
+    "misfire_grace_time", "coalesce", "max_instances", "next_run_time",
+)
+# Largest unit first: an interval reads back in the largest unit that divides it.
+_PERIODS: tuple[tuple[str, int], ...] = (
+    ("weeks", 604800), ("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1),
+)
+_PERIOD_SECONDS = dict(_PERIODS)
+# What APScheduler's ``add_job`` uses, so our jobs behave like the user's own.
+DEFAULT_MISFIRE_GRACE = 1
+MANUAL_MISFIRE_GRACE = 3600
+
+
+class Unrepresentable(Exception):
+    """A live job that no spec can describe; it is reported and never touched."""
+
+
+# --- spec -> APScheduler -------------------------------------------------------------
+
+def func_ref(task: str) -> str:
+    """``pkg.mod:func`` stays; ``pkg.mod.func`` -> ``pkg.mod:func``."""
+    if ":" in task:
+        return task
+    module, _, name = task.rpartition(".")
+    if not module:
+        raise UnsupportedOperation(
+            f"task {task!r} is not an APScheduler function reference: write it as "
+            "'package.module:function' (or 'package.module.function')"
+        )
+    return f"{module}:{name}"
+
+
+def tzinfo_for(name: str | None) -> _dt.tzinfo:
+    """The zone object APScheduler itself would build (``astimezone``): "UTC" is
+    ``datetime.timezone.utc``; no zone means UTC (the loader resolves defaults)."""
+    if name is None or name == "UTC":
+        return UTC
+    return zoneinfo.ZoneInfo(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_trigger(trigger_type: str, items: tuple[tuple[str, Any], ...],
+                    timezone: str | None) -> Trigger:
+    trigger = dict(items)
+    zone = tzinfo_for(timezone)
+    if trigger_type == "cron":
+        return CronTrigger(timezone=zone, **to_apscheduler(trigger))
+    if trigger_type == "clocked":
+        moment = datetime.fromisoformat(str(trigger["run_at"]).replace("Z", "+00:00"))
+        return DateTrigger(run_date=moment.astimezone(zone))
+    raise AssertionError(trigger_type)  # pragma: no cover - callers check the type
+
+
+def build_trigger(spec: Spec) -> Trigger:
+    """The APScheduler trigger of ``spec``. Cron and date triggers hold no clock
+    reading and are shared; interval triggers anchor at creation, so each is new."""
+    kind = spec["trigger_type"]
+    trigger = spec["trigger"]
+    if kind == "interval":
+        seconds = int(trigger["every"]) * _PERIOD_SECONDS[trigger.get("period", "seconds")]
+        return IntervalTrigger(seconds=seconds, timezone=tzinfo_for(spec.get("timezone")))
+    if kind in ("cron", "clocked"):
+        return _cached_trigger(kind, tuple(sorted(trigger.items())), spec.get("timezone"))
+    raise UnsupportedOperation(
+        f"schedule {spec.get('name')!r}: APScheduler has no {kind!r} trigger; use cron, "
+        "interval or clocked, or move the schedule to a celery-beat scheduler"
+    )
+
+
+def first_run(trigger: Trigger, now: datetime) -> datetime | None:
+    next_time: datetime | None = trigger.get_next_fire_time(None, now)
+    return next_time
+
+
+def new_state(key: str, spec: Spec, executor: str, now: datetime) -> JobState:
+    """The state of a job schedsync creates (``Job.__getstate__`` layout)."""
+    trigger = build_trigger(spec)
+    return {
+        "version": 1,
+        "id": key,
+        "func": func_ref(spec["task"]),
+        "trigger": trigger,
+        "executor": executor,
+        "args": tuple(spec.get("args") or ()),
+        "kwargs": dict(spec.get("kwargs") or {}),
+        "name": key,
+        "misfire_grace_time": DEFAULT_MISFIRE_GRACE,
+        "coalesce": True,
+        "max_instances": 1,
+        "next_run_time": first_run(trigger, now) if spec.get("enabled", True) else None,
+    }
+
+
+def _same_trigger(old: Spec, new: Spec) -> bool:
+    return all(old.get(f) == new.get(f) for f in ("trigger_type", "trigger", "timezone"))
+
+
+def updated_state(old_state: JobState, old_spec: Spec, spec: Spec, now: datetime) -> JobState:
+    """``old_state`` changed to ``spec``; what the spec does not describe (executor,
+    misfire grace, coalesce, max instances, name) stays, and so does the next run when
+    the trigger is unchanged."""
+    state = dict(old_state)
+    state["func"] = func_ref(spec["task"])
+    state["args"] = tuple(spec.get("args") or ())
+    state["kwargs"] = dict(spec.get("kwargs") or {})
+    if not _same_trigger(old_spec, spec):
+        state["trigger"] = build_trigger(spec)
+        state["next_run_time"] = None
+    enabled = bool(spec.get("enabled", True))
+    return with_enabled(state, enabled, now)
+
+
+def with_enabled(state: JobState, enabled: bool, now: datetime) -> JobState:
+    """Pause = next run NULL (as ``Job.pause``); resume recomputes it from now (as
+    ``Job.resume``); an already running job keeps its next run."""
+    state = dict(state)
+    if not enabled:
+        state["next_run_time"] = None
+    elif state.get("next_run_time") is None:
+        state["next_run_time"] = first_run(state["trigger"], now)
+    return state
+
+
+def manual_state(run_id: str, spec: Spec, executor: str, now: datetime) -> JobState:
+    """A one-off job the live scheduler runs at once (``trigger``); a generous grace time
+    because a run requested from outside is never "due" to the second (SCHEDULERS.md)."""
+    return {
+        **new_state(run_id, {**spec, "trigger_type": "clocked",
+                             "trigger": {"run_at": canonical_instant(now)},
+                             "enabled": True}, executor, now),
+        "trigger": DateTrigger(run_date=now),
+        "misfire_grace_time": MANUAL_MISFIRE_GRACE,
+        "next_run_time": now,
+    }
+
+
+# --- APScheduler -> spec -------------------------------------------------------------
+
+def zone_name(zone: Any) -> str:
+    if zone is UTC or (isinstance(zone, _dt.timezone) and zone.utcoffset(None) == timedelta(0)):
+        return "UTC"
+    if isinstance(zone, zoneinfo.ZoneInfo):
+        return str(zone.key)
+    pytz_zone = getattr(zone, "zone", None)  # pytz, when it is installed
+    if isinstance(pytz_zone, str):
+        return pytz_zone
+    if is_opaque(zone):
+        raise Unrepresentable(f"its time zone is a {opaque_name(zone)} object")
+    raise Unrepresentable(f"its time zone {zone!r} is not an IANA zone")
+
+
+def _cron_part(trigger: CronTrigger) -> tuple[dict[str, str], str]:
+    fields = {field.name: str(field) for field in trigger.fields}
+    try:
+        return from_apscheduler(fields), zone_name(trigger.timezone)
+    except UnrepresentableCron as exc:
+        raise Unrepresentable(str(exc)) from None
+
+
+def _interval_part(trigger: IntervalTrigger) -> tuple[dict[str, Any], str]:
+    seconds = trigger.interval.total_seconds()
+    if seconds != int(seconds) or seconds <= 0:
+        raise Unrepresentable(f"its interval {trigger.interval} is not whole seconds")
+    for period, size in _PERIODS:
+        if int(seconds) % size == 0:
+            return {"every": int(seconds) // size, "period": period}, zone_name(trigger.timezone)
+    raise AssertionError(seconds)  # pragma: no cover - seconds divides everything
+
+
+def _date_part(trigger: DateTrigger) -> tuple[dict[str, Any], str]:
+    run_date = trigger.run_date
+    return {"run_at": canonical_instant(run_date)}, zone_name(run_date.tzinfo)
+
+
+def trigger_part(trigger: Any) -> tuple[str, dict[str, Any], str]:
+    """(trigger_type, spec trigger, timezone) of a live trigger."""
+    if getattr(trigger, "jitter", None):
+        raise Unrepresentable("its trigger has jitter, which schedules cannot express")
+    if isinstance(trigger, CronTrigger):
+        if trigger.start_date is not None or trigger.end_date is not None:
+            raise Unrepresentable("its cron trigger has a start or end date")
+        return ("cron", *_cron_part(trigger))
+    if isinstance(trigger, IntervalTrigger):
+        if trigger.end_date is not None:
+            raise Unrepresentable("its interval trigger has an end date")
+        return ("interval", *_interval_part(trigger))
+    if isinstance(trigger, DateTrigger):
+        return ("clocked", *_date_part(trigger))
+    name = opaque_name(trigger) if is_opaque(trigger) else type(trigger).__qualname__
+    raise Unrepresentable(f"its trigger class {name} is not supported (cron, interval, date)")
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """Job args back as JSON data; tuples become lists (YAML has no tuples)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(item, where) for item in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_value(v, where) for k, v in value.items()}
+    kind = opaque_name(value) if is_opaque(value) else type(value).__qualname__
+    raise Unrepresentable(f"its {where} hold a {kind} value, which YAML cannot express")
+
+
+def _task(ref: Any) -> str:
+    if not isinstance(ref, str) or ":" not in ref:
+        raise Unrepresentable(f"its function reference {ref!r} is not 'module:name'")
+    return ref
+
+
+@dataclass(frozen=True, slots=True)
+class ReadJob:
+    key: str
+    state: JobState
+    spec: Spec
+
+
+def state_to_spec(key: str, state: Mapping[str, Any]) -> Spec:
+    """The canonical spec of a restored-without-code job state."""
+    if not isinstance(state, Mapping) or state.get("version", 1) != 1:
+        raise Unrepresentable("its state is not an APScheduler 3.x version 1 job")
+    missing = [k for k in STATE_KEYS if k != "version" and k not in state]
+    if missing:
+        raise Unrepresentable(f"its state lacks {', '.join(missing)}")
+    trigger_type, trigger, timezone = trigger_part(state["trigger"])
+    return make_spec(
+        name=key,
+        trigger_type=trigger_type,
+        trigger=trigger,
+        task=_task(state["func"]),
+        args=_json_value(list(state["args"]), "args"),
+        kwargs=_json_value(dict(state["kwargs"]), "kwargs"),
+        enabled=state["next_run_time"] is not None,
+        timezone=timezone,
+    )
+
+
+def canonical_task(task: str) -> str:
+    """The form in which a task reads back from the store (``module:qualname``)."""
+    return func_ref(task)
+
+
+def run_time_timestamp(moment: datetime | None) -> float | None:
+    """``apscheduler.util.datetime_to_utc_timestamp``."""
+    return None if moment is None else moment.timestamp()
+
+
+def from_timestamp(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
