@@ -1,0 +1,223 @@
+"""What the three Celery beat stores share: schedule mapping, options, app loading, trigger.
+
+Celery beat entries carry ``options`` (queue, priority, expires, headers) next to the
+schedule. schedsync puts ``headers.schedsync_name`` / ``headers.schedsync_project`` on
+every entry it writes: that is how the fire-recording integration
+(``schedsync.integrations.celery``) knows which schedule a task message belongs to, and
+it doubles as the store-side mark of entries schedsync manages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from schedsync.engine.errors import ConfigError, SchedulerUnavailable
+from schedsync.engine.spec import Spec
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from schedsync.schemas.config import CeleryBeatScheduler
+
+NAME_HEADER = "schedsync_name"
+PROJECT_HEADER = "schedsync_project"
+DJANGO_NAME_HEADER = "periodic_task_name"
+CRON_FIELDS: tuple[str, ...] = (
+    "minute",
+    "hour",
+    "day_of_week",
+    "day_of_month",
+    "month_of_year",
+)
+PERIOD_SECONDS: dict[str, int] = {
+    "weeks": 604800,
+    "days": 86400,
+    "hours": 3600,
+    "minutes": 60,
+    "seconds": 1,
+}
+
+
+# -- schedules -----------------------------------------------------------------------
+
+
+def cron_to_celery(trigger: dict[str, Any]) -> dict[str, str]:
+    """A spec's cron trigger -> Celery ``crontab`` keyword arguments."""
+    from schedsync.engine.cron.translate import to_celery
+
+    return {f: str(v) for f, v in to_celery(trigger).items() if f in CRON_FIELDS}
+
+
+def cron_from_celery(fields: dict[str, Any]) -> dict[str, Any]:
+    """Celery crontab fields (as written, maybe ints) -> a spec's cron trigger."""
+    from schedsync.engine.cron.translate import from_celery
+
+    return dict(from_celery({f: str(fields.get(f, "*")) for f in CRON_FIELDS}))
+
+
+def interval_seconds(trigger: dict[str, Any]) -> int:
+    return int(trigger["every"]) * PERIOD_SECONDS[str(trigger.get("period", "seconds"))]
+
+
+def interval_trigger(seconds: float, hint: str | None = None) -> dict[str, Any]:
+    """Seconds -> ``{every, period}``; ``hint`` is the period the entry was written with.
+
+    Stores that keep only seconds (RedBeat, static schedules) lose the period; the hint
+    restores it so that ``every: 60, period: seconds`` reads back as written. Without a
+    usable hint the largest whole period is used (what a person would write).
+    """
+    whole = int(seconds)
+    if whole != seconds or whole <= 0:
+        raise ValueError(f"an interval of {seconds} seconds is not a whole number of seconds")
+    if hint in PERIOD_SECONDS and whole % PERIOD_SECONDS[hint] == 0:
+        return {"every": whole // PERIOD_SECONDS[hint], "period": hint}
+    for period, size in PERIOD_SECONDS.items():
+        if whole % size == 0:
+            return {"every": whole // size, "period": period}
+    raise AssertionError("unreachable: every whole number is a multiple of one second")
+
+
+# -- options -------------------------------------------------------------------------
+
+
+def entry_headers(name: str, project: str | None) -> dict[str, str]:
+    headers = {NAME_HEADER: name}
+    if project:
+        headers[PROJECT_HEADER] = project
+    return headers
+
+
+def options_from_spec(spec: Spec, project: str | None) -> dict[str, Any]:
+    """A spec -> Celery entry ``options`` (what ``apply_async`` receives)."""
+    options: dict[str, Any] = {}
+    for field in ("queue", "priority", "expires"):
+        if spec.get(field) is not None:
+            options[field] = spec[field]
+    options["headers"] = entry_headers(str(spec["name"]), project)
+    return options
+
+
+def spec_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Celery entry ``options`` -> the spec fields they hold."""
+    expires = options.get("expires")
+    if expires is not None and not isinstance(expires, int | float):
+        raise ValueError(f"expires is {expires!r}, not a number of seconds")
+    return {
+        "queue": options.get("queue") or None,
+        "priority": options.get("priority"),
+        "expires": float(expires) if expires is not None else None,
+    }
+
+
+def managed_name(headers: Any) -> tuple[str | None, str | None]:
+    """(schedule name, project) from an entry's headers; (None, None) when unmarked."""
+    if not isinstance(headers, dict) or not isinstance(headers.get(NAME_HEADER), str):
+        return None, None
+    project = headers.get(PROJECT_HEADER)
+    return headers[NAME_HEADER], project if isinstance(project, str) else None
+
+
+# -- next run --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _clock_app(timezone: str) -> Celery:
+    # A broker-less app only used to evaluate schedules in the beat's time zone.
+    from celery import Celery
+
+    return Celery("schedsync-clock", set_as_current=False, timezone=timezone)
+
+
+def celery_schedule(trigger_type: str, trigger: dict[str, Any], timezone: str) -> Any:
+    """A spec trigger as a Celery schedule object evaluated in ``timezone``."""
+    from celery.schedules import crontab, schedule
+
+    app = _clock_app(timezone)
+    if trigger_type == "interval":
+        return schedule(run_every=timedelta(seconds=interval_seconds(trigger)), app=app)
+    if trigger_type == "cron":
+        return crontab(**cron_to_celery(trigger), app=app)
+    raise ValueError(f"Celery beat cannot evaluate a {trigger_type} trigger here")
+
+
+def next_due(schedule: Any, last_run_at: datetime | None, now: datetime) -> datetime:
+    """When beat will next consider the entry due (RedBeat's ``due_at``)."""
+    start = last_run_at or now
+    remaining = schedule.remaining_estimate(start)
+    if remaining is None:
+        return now
+    due: datetime = start + remaining
+    return max(due, now)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- the Celery app ------------------------------------------------------------------
+
+
+def load_app(reference: str, repo_root: Path) -> Celery:
+    """``module:attr`` -> the user's Celery app, importable from the repository root."""
+    module_name, _, attr = reference.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(
+            f"app {reference!r} in schedsync.yaml is not 'module:attribute' "
+            "(e.g. 'acme.celery:app'): fix the scheduler's app setting."
+        )
+    root = str(repo_root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
+        raise ConfigError(
+            f"cannot import the Celery app module {module_name!r} (app: {reference}): "
+            f"{type(exc).__name__}: {exc}. Make it importable from {root} or fix 'app'."
+        ) from None
+    app: Celery | None = getattr(module, attr, None)
+    if app is None or not hasattr(app, "send_task"):
+        raise ConfigError(
+            f"{module_name} has no Celery app named {attr!r} (app: {reference}): "
+            "point 'app' at the module attribute holding your Celery() instance."
+        )
+    return app
+
+
+def sending_app(config: CeleryBeatScheduler, repo_root: Path) -> Celery:
+    """The app used to send tasks: the configured one, else a bare one on the broker."""
+    if config.app:
+        return load_app(config.app, repo_root)
+    if not config.broker_url:
+        raise ConfigError(
+            f"the celery-beat scheduler (store {config.store}) has neither 'app' nor "
+            "'broker_url': set one of them in schedsync.yaml so tasks can be sent."
+        )
+    from celery import Celery
+
+    return Celery("schedsync", broker=config.broker_url, set_as_current=False)
+
+
+def send_now(app: Celery, spec: Spec, project: str | None) -> str:
+    """Send the schedule's task once, now; returns the task id."""
+    options = options_from_spec(spec, project)
+    headers = options.pop("headers")
+    try:
+        result = app.send_task(
+            str(spec["task"]),
+            args=list(spec.get("args") or []),
+            kwargs=dict(spec.get("kwargs") or {}),
+            headers=headers,
+            **options,
+        )
+    except Exception as exc:  # noqa: BLE001 - broker errors of every kind
+        raise SchedulerUnavailable(
+            f"could not send task {spec['task']!r} for schedule {spec['name']!r}: "
+            f"{type(exc).__name__}: {exc}. Check that the Celery broker is reachable."
+        ) from None
+    return str(result.id)

@@ -1,0 +1,497 @@
+"""django-celery-beat's tables, read and written with SQLAlchemy Core (no Django here).
+
+The user's Django project owns the schema (its migrations create the tables); this
+adapter only reads and writes rows, the way Django's models would:
+
+- schedule rows (crontab, interval, solar, clocked) are shared between tasks and found
+  by value, time zone included: beat's loader breaks on SQLite once enabled tasks
+  reference 999 distinct crontab rows, and the admin shares them too;
+- every NOT NULL column gets the value Django would give it;
+- each write batch bumps ``django_celery_beat_periodictasks`` (ident 1), which is how a
+  running ``DatabaseScheduler`` notices changes within seconds;
+- disabling clears ``last_run_at`` as ``PeriodicTask.save`` does, so re-enabling does not
+  fire at once for runs missed while disabled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from schedsync.engine.adapters import celery_common as cc
+from schedsync.engine.adapters.base import (
+    AdapterBase,
+    Capabilities,
+    LiveEntry,
+    Operation,
+    OpKind,
+    OpResult,
+)
+from schedsync.engine.errors import ConfigError, SchedulerUnavailable
+from schedsync.engine.spec import Spec, canonical_instant, make_spec
+from schedsync.schemas.config import CeleryBeatScheduler
+
+BATCH = 1000
+_TZ_HEADER = "schedsync_timezone"
+_PERIODS = ("days", "hours", "minutes", "seconds")
+
+metadata = sa.MetaData()
+_DT = sa.DateTime(timezone=True)
+crontab = sa.Table(
+    "django_celery_beat_crontabschedule", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *(sa.Column(f, sa.String(240), nullable=False) for f in cc.CRON_FIELDS),
+    sa.Column("timezone", sa.String(63), nullable=False),
+)
+interval = sa.Table(
+    "django_celery_beat_intervalschedule", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("every", sa.Integer, nullable=False),
+    sa.Column("period", sa.String(24), nullable=False),
+)
+solar = sa.Table(
+    "django_celery_beat_solarschedule", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event", sa.String(24), nullable=False),
+    sa.Column("latitude", sa.Numeric(9, 6, asdecimal=False), nullable=False),
+    sa.Column("longitude", sa.Numeric(9, 6, asdecimal=False), nullable=False),
+)
+clocked = sa.Table(
+    "django_celery_beat_clockedschedule", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("clocked_time", _DT, nullable=False),
+)
+task = sa.Table(
+    "django_celery_beat_periodictask", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("args", sa.Text, nullable=False),
+    sa.Column("kwargs", sa.Text, nullable=False),
+    sa.Column("queue", sa.String(200)),
+    sa.Column("exchange", sa.String(200)),
+    sa.Column("routing_key", sa.String(200)),
+    sa.Column("headers", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer),
+    sa.Column("expires", _DT),
+    sa.Column("expire_seconds", sa.Integer),
+    sa.Column("one_off", sa.Boolean, nullable=False),
+    sa.Column("start_time", _DT),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("last_run_at", _DT),
+    sa.Column("total_run_count", sa.Integer, nullable=False),
+    sa.Column("date_changed", _DT, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("crontab_id", sa.Integer, sa.ForeignKey(crontab.c.id)),
+    sa.Column("interval_id", sa.Integer, sa.ForeignKey(interval.c.id)),
+    sa.Column("solar_id", sa.Integer, sa.ForeignKey(solar.c.id)),
+    sa.Column("clocked_id", sa.Integer, sa.ForeignKey(clocked.c.id)),
+)
+changes = sa.Table(
+    "django_celery_beat_periodictasks", metadata,
+    sa.Column("ident", sa.SmallInteger, primary_key=True),
+    sa.Column("last_update", _DT, nullable=False),
+)
+_SCHEDULE_TABLES: dict[str, sa.Table] = {
+    "cron": crontab, "interval": interval, "solar": solar, "clocked": clocked,
+}
+_FK = {"cron": "crontab_id", "interval": "interval_id", "solar": "solar_id",
+       "clocked": "clocked_id"}
+
+
+def database_url(url: str, repo_root: Path) -> str:
+    """A user's URL -> a SQLAlchemy URL with a driver we ship; relative SQLite paths are
+    relative to the repository root."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database))
+        if not path.is_absolute():
+            return str(parsed.set(database=str(repo_root / path)))
+    return url
+
+
+class DjangoCeleryBeatAdapter(AdapterBase):
+    def __init__(
+        self, config: CeleryBeatScheduler, repo_root: Path, *, project: str | None = None
+    ) -> None:
+        if not config.url:
+            raise ConfigError(
+                "the celery-beat scheduler with store django-celery-beat has no 'url': set "
+                "it to your Django database, e.g. postgresql://user@host/db or "
+                "sqlite:///db.sqlite3."
+            )
+        self.config = config
+        self.repo_root = repo_root
+        self.project = project
+        try:
+            self.engine: Engine = sa.create_engine(database_url(config.url, repo_root))
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise ConfigError(
+                f"the django-celery-beat url in schedsync.yaml is not usable: {exc}. "
+                "Use postgresql://user@host/db or sqlite:///path."
+            ) from None
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.capabilities = Capabilities(
+            trigger_types=frozenset({"cron", "interval", "clocked", "solar"}),
+            cron_engine="celery",
+            per_schedule_timezone=True,
+        )
+        self._managed: dict[str, str | None] = {}
+        self._app: Any = None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def list_entries(self) -> list[LiveEntry]:
+        query = (
+            sa.select(
+                task, *(crontab.c[f].label(f"c_{f}") for f in (*cc.CRON_FIELDS, "timezone")),
+                interval.c.every.label("i_every"), interval.c.period.label("i_period"),
+                solar.c.event.label("s_event"), solar.c.latitude.label("s_latitude"),
+                solar.c.longitude.label("s_longitude"),
+                clocked.c.clocked_time.label("k_time"),
+            )
+            .select_from(
+                task.outerjoin(crontab, task.c.crontab_id == crontab.c.id)
+                .outerjoin(interval, task.c.interval_id == interval.c.id)
+                .outerjoin(solar, task.c.solar_id == solar.c.id)
+                .outerjoin(clocked, task.c.clocked_id == clocked.c.id)
+            )
+            .order_by(task.c.name)
+        )
+        with self._connect("read the periodic tasks") as conn:
+            rows = conn.execute(query).mappings().all()
+        self._managed = {}
+        return [self._entry(row) for row in rows]
+
+    def managed_keys(self) -> dict[str, str | None]:
+        """Names of tasks carrying schedsync's header mark (from the last listing),
+        mapped to the project named in the mark."""
+        return dict(self._managed)
+
+    def _entry(self, row: Any) -> LiveEntry:
+        key = row["name"]
+        last_run = _aware(row["last_run_at"])
+        try:
+            spec = self._spec(row)
+        except (KeyError, ValueError, TypeError) as exc:
+            problem = f"periodic task {key!r} cannot be read: {exc}"
+            return LiveEntry(key, {"name": key}, None, last_run, row["total_run_count"], problem)
+        return LiveEntry(key, spec, None, last_run, row["total_run_count"])
+
+    def _spec(self, row: Any) -> Spec:
+        headers = json.loads(row["headers"] or "{}")
+        name, project = cc.managed_name(headers)
+        if name is not None:
+            self._managed[row["name"]] = project
+        trigger_type, trigger, zone = _trigger(row)
+        if trigger_type != "cron":
+            zone = headers.get(_TZ_HEADER) if isinstance(headers, dict) else None
+        return make_spec(
+            name=name or row["name"],
+            trigger_type=trigger_type,
+            trigger=trigger,
+            task=row["task"],
+            args=json.loads(row["args"] or "[]"),
+            kwargs=json.loads(row["kwargs"] or "{}"),
+            enabled=row["enabled"],
+            timezone=zone,
+            queue=row["queue"] or None,
+            priority=row["priority"],
+            expires=row["expire_seconds"],
+            description=row["description"] or None,
+        )
+
+    # -- writing ---------------------------------------------------------------------
+
+    def create(self, key: str, spec: Spec) -> None:
+        self._raise_first(self.apply([Operation(OpKind.CREATE, key, spec)]))
+
+    def update(self, key: str, spec: Spec) -> None:
+        self._raise_first(self.apply([Operation(OpKind.UPDATE, key, spec)]))
+
+    def delete(self, key: str) -> None:
+        self._raise_first(self.apply([Operation(OpKind.DELETE, key, None)]))
+
+    def set_enabled(self, key: str, enabled: bool) -> None:
+        kind = OpKind.ENABLE if enabled else OpKind.DISABLE
+        self._raise_first(self.apply([Operation(kind, key, None)]))
+
+    def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        for start in range(0, len(ops), BATCH):
+            batch = ops[start:start + BATCH]
+            try:
+                with self.engine.begin() as conn:
+                    failed = self._write(conn, batch)
+            except sa.exc.SQLAlchemyError:
+                # One bad row fails the whole transaction: redo one by one so that
+                # every change gets its own result.
+                yield from self._one_by_one(batch)
+            else:
+                yield from (OpResult(op, ok=op.key not in failed, error=failed.get(op.key))
+                            for op in batch)
+
+    def _one_by_one(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        for op in ops:
+            try:
+                with self.engine.begin() as conn:
+                    failed = self._write(conn, [op])
+            except sa.exc.SQLAlchemyError as exc:
+                yield OpResult(op, ok=False, error=_db_error(exc))
+            else:
+                yield OpResult(op, ok=op.key not in failed, error=failed.get(op.key))
+
+    def _write(self, conn: Connection, ops: Sequence[Operation]) -> dict[str, str]:
+        """Carry out ``ops`` in ``conn``'s transaction; returns key -> error of refused ops."""
+        now = self._now()
+        keys = [op.key for op in ops]
+        existing = set(conn.scalars(sa.select(task.c.name).where(task.c.name.in_(keys))))
+        failed: dict[str, str] = {}
+        rows = _ScheduleRows(conn, self._db_time)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        toggles: list[dict[str, Any]] = []
+        deletes: list[str] = []
+        for op in ops:
+            if op.kind is OpKind.DELETE:
+                deletes.append(op.key)
+            elif op.kind is OpKind.CREATE and op.key in existing:
+                failed[op.key] = f"a periodic task named {op.key!r} already exists"
+            elif op.kind is not OpKind.CREATE and op.key not in existing:
+                failed[op.key] = f"no periodic task named {op.key!r} to {op.kind.value}"
+            elif op.spec is None:
+                enabled = op.kind is OpKind.ENABLE
+                toggle = {"k": op.key, "enabled": enabled, "date_changed": now}
+                toggles.append(toggle if enabled else {**toggle, "last_run_at": None})
+            else:
+                try:
+                    values = self._values(op, rows, now)
+                except (KeyError, ValueError, TypeError) as exc:
+                    failed[op.key] = f"{type(exc).__name__}: {exc}"
+                    continue
+                (inserts if op.kind is OpKind.CREATE else updates).append(values)
+        self._execute(conn, inserts, updates, toggles, deletes)
+        self._bump(conn, now)
+        return failed
+
+    def _values(self, op: Operation, rows: _ScheduleRows, now: datetime) -> dict[str, Any]:
+        spec = dict(op.spec or {})
+        if op.kind in (OpKind.ENABLE, OpKind.DISABLE):
+            spec["enabled"] = op.kind is OpKind.ENABLE
+        values = {**self.row_values(spec), "date_changed": now}
+        values.update({fk: None for fk in _FK.values()})
+        values[_FK[spec["trigger_type"]]] = rows.id_for(spec)
+        if op.kind is OpKind.CREATE:
+            values.update(name=op.key, total_run_count=0, last_run_at=None,
+                          exchange=None, routing_key=None, expires=None, start_time=None)
+        else:
+            values["k"] = op.key
+        return values
+
+    def row_values(self, spec: Spec) -> dict[str, Any]:
+        """The periodic-task columns a spec decides."""
+        headers: dict[str, Any] = cc.entry_headers(str(spec["name"]), self.project)
+        if spec["trigger_type"] != "cron" and spec.get("timezone"):
+            headers[_TZ_HEADER] = spec["timezone"]
+        expires = spec.get("expires")
+        values = {
+            "task": spec["task"],
+            "args": json.dumps(list(spec.get("args") or [])),
+            "kwargs": json.dumps(dict(spec.get("kwargs") or {})),
+            "queue": spec.get("queue") or None,
+            "priority": spec.get("priority"),
+            "expire_seconds": round(expires) if expires is not None else None,
+            "headers": json.dumps(headers),
+            "enabled": bool(spec.get("enabled", True)),
+            "one_off": spec["trigger_type"] == "clocked",  # Django requires it for clocked
+            "description": spec.get("description") or "",
+        }
+        if not values["enabled"]:
+            values["last_run_at"] = None
+        return values
+
+    def _execute(
+        self,
+        conn: Connection,
+        inserts: list[dict[str, Any]],
+        updates: list[dict[str, Any]],
+        toggles: list[dict[str, Any]],
+        deletes: list[str],
+    ) -> None:
+        if deletes:
+            conn.execute(sa.delete(task).where(task.c.name.in_(deletes)))
+        if inserts:
+            conn.execute(sa.insert(task), inserts)
+        for group in _same_columns(updates):
+            columns = {c: sa.bindparam(c) for c in group[0] if c != "k"}
+            conn.execute(sa.update(task).where(task.c.name == sa.bindparam("k"))
+                         .values(columns), group)
+        for group in _same_columns(toggles):
+            enabled = group[0]["enabled"]
+            columns: dict[str, Any] = {"enabled": sa.bindparam("enabled"),
+                       "date_changed": sa.bindparam("date_changed")}
+            if not enabled:
+                columns["last_run_at"] = sa.bindparam("last_run_at")
+            conn.execute(sa.update(task).where(task.c.name == sa.bindparam("k"))
+                         .values(columns), group)
+
+    def _bump(self, conn: Connection, now: datetime) -> None:
+        # Beat compares this row with what it saw last; without it changes wait for its
+        # forced 5-minute reload and deleted tasks keep firing until then.
+        done = conn.execute(sa.update(changes).where(changes.c.ident == 1)
+                            .values(last_update=now))
+        if done.rowcount == 0:
+            conn.execute(sa.insert(changes).values(ident=1, last_update=now))
+
+    def _now(self) -> datetime:
+        return self._db_time(cc.utcnow())
+
+    def _db_time(self, moment: datetime) -> datetime:
+        # Django keeps naive UTC text in SQLite and timestamptz in PostgreSQL.
+        moment = moment.astimezone(UTC)
+        return moment.replace(tzinfo=None) if self.sqlite else moment
+
+    # -- running now -----------------------------------------------------------------
+
+    def trigger(self, key: str, spec: Spec) -> str:
+        if self._app is None:
+            self._app = cc.sending_app(self.config, self.repo_root)
+        return cc.send_now(self._app, spec, self.project)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _connect(self, what: str) -> _Connected:
+        return _Connected(self.engine, f"cannot {what} in {self.engine.url!r}")
+
+    @staticmethod
+    def _raise_first(results: Iterator[OpResult]) -> None:
+        for result in results:
+            if not result.ok:
+                raise SchedulerUnavailable(result.error or "django-celery-beat write failed")
+
+
+class _ScheduleRows:
+    """Get-or-create of shared schedule rows by value, loaded once per batch."""
+
+    def __init__(self, conn: Connection, db_time: Any) -> None:
+        self.conn = conn
+        self.db_time = db_time
+        self.known: dict[str, dict[tuple[Any, ...], int]] = {}
+
+    def id_for(self, spec: Spec) -> int:
+        kind = spec["trigger_type"]
+        values = self._row(spec)
+        table = _SCHEDULE_TABLES[kind]
+        known = self.known.get(kind)
+        if known is None:
+            known = self.known[kind] = self._load(table)
+        value_key = _value_key(table, values)
+        if value_key not in known:
+            known[value_key] = self.conn.execute(
+                sa.insert(table).values(values).returning(table.c.id)
+            ).scalar_one()
+        return known[value_key]
+
+    def _load(self, table: sa.Table) -> dict[tuple[Any, ...], int]:
+        found: dict[tuple[Any, ...], int] = {}
+        for row in self.conn.execute(sa.select(table).order_by(table.c.id)).mappings():
+            found.setdefault(_value_key(table, dict(row)), row["id"])
+        return found
+
+    def _row(self, spec: Spec) -> dict[str, Any]:
+        kind, trigger = spec["trigger_type"], spec["trigger"]
+        if kind == "cron":
+            return {**cc.cron_to_celery(trigger), "timezone": spec.get("timezone") or "UTC"}
+        if kind == "interval":
+            return {"every": int(trigger["every"]), "period": str(trigger["period"])}
+        if kind == "solar":
+            return {"event": trigger["event"], "latitude": round(float(trigger["latitude"]), 6),
+                    "longitude": round(float(trigger["longitude"]), 6)}
+        if kind == "clocked":
+            moment = datetime.fromisoformat(str(trigger["run_at"]).replace("Z", "+00:00"))
+            return {"clocked_time": self.db_time(moment)}
+        raise ValueError(f"django-celery-beat has no {kind!r} schedules")
+
+
+def _value_key(table: sa.Table, values: dict[str, Any]) -> tuple[Any, ...]:
+    key: list[Any] = []
+    for column in table.c:
+        if column.name == "id":
+            continue
+        value = values[column.name]
+        if isinstance(value, float):
+            value = round(value, 6)
+        elif isinstance(value, datetime):
+            value = _aware(value)
+        key.append(value)
+    return tuple(key)
+
+
+def _trigger(row: Any) -> tuple[str, dict[str, Any], str | None]:
+    """A joined periodic-task row -> (trigger type, trigger, cron time zone)."""
+    if row["crontab_id"] is not None:
+        fields = {f: row[f"c_{f}"] for f in cc.CRON_FIELDS}
+        return "cron", cc.cron_from_celery(fields), row["c_timezone"]
+    if row["interval_id"] is not None:
+        if row["i_period"] not in _PERIODS:
+            raise ValueError(f"interval period {row['i_period']!r} has no schedsync equivalent")
+        return "interval", {"every": row["i_every"], "period": row["i_period"]}, None
+    if row["solar_id"] is not None:
+        return "solar", {"event": row["s_event"], "latitude": float(row["s_latitude"]),
+                         "longitude": float(row["s_longitude"])}, None
+    if row["clocked_id"] is not None:
+        moment = _aware(row["k_time"])
+        assert moment is not None  # NOT NULL column
+        return "clocked", {"run_at": canonical_instant(moment)}, None
+    raise ValueError("it references no schedule row (crontab, interval, solar or clocked)")
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _same_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    # executemany needs one statement shape per group.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
+
+
+def _db_error(exc: Exception) -> str:
+    return f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+class _Connected:
+    def __init__(self, engine: Engine, message: str) -> None:
+        self.engine = engine
+        self.message = message
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self.conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise SchedulerUnavailable(f"{self.message}: {_db_error(exc)}") from None
+        return self.conn
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise SchedulerUnavailable(
+                f"{self.message}: {_db_error(exc)}. Check the url and that Django's "
+                "migrations for django_celery_beat have been applied."
+            ) from None

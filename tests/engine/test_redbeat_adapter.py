@@ -1,0 +1,182 @@
+"""RedBeat adapter against a real Redis (db 2), checked with RedBeat's own reader."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+
+from conftest import require_service
+from schedsync.engine.adapters.base import Operation, OpKind
+from schedsync.engine.adapters.redbeat import RedBeatAdapter
+from schedsync.engine.errors import ConfigError
+from schedsync.engine.spec import make_spec
+from schedsync.schemas.config import CeleryBeatScheduler
+
+URL = "redis://127.0.0.1:6379/2"
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    require_service("redis")
+    value = f"schedsync-test-{uuid.uuid4().hex[:8]}:"
+    yield value
+    client = redis.Redis.from_url(URL)
+    keys = list(client.scan_iter(match=f"{value}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def adapter(prefix: str, tmp_path: Path) -> Iterator[RedBeatAdapter]:
+    config = CeleryBeatScheduler(type="celery-beat", store="redbeat", url=URL,
+                                 key_prefix=prefix, timezone="Europe/Berlin")
+    adapter = RedBeatAdapter(config, tmp_path, project="acme")
+    yield adapter
+    adapter.close()
+
+
+def interval_spec(name: str = "tick", **changes: object) -> dict[str, object]:
+    fields: dict[str, object] = {"name": name, "trigger_type": "interval",
+                                 "trigger": {"every": 5, "period": "minutes"},
+                                 "task": "acme.tick", "args": [1, "a"], "kwargs": {"x": 1}}
+    fields.update(changes)
+    return make_spec(**fields)  # type: ignore[arg-type]
+
+
+def cron_spec(name: str = "digest") -> dict[str, object]:
+    return make_spec(name=name, trigger_type="cron",
+                     trigger={"minute": "0", "hour": "9", "day_of_week": "mon-fri"},
+                     task="acme.digest", queue="mail", priority=3, expires=120)
+
+
+def redbeat_app(prefix: str) -> Celery:
+    app = Celery("reader", set_as_current=False)
+    app.conf.update(redbeat_redis_url=URL, redbeat_key_prefix=prefix, timezone="Europe/Berlin")
+    return app
+
+
+def test_round_trip_reads_back_equal_specs(adapter: RedBeatAdapter) -> None:
+    specs = [interval_spec(), cron_spec(), interval_spec("every-minute",
+             trigger={"every": 60, "period": "seconds"})]
+    results = list(adapter.apply([Operation(OpKind.CREATE, s["name"], s) for s in specs]))
+    assert all(r.ok for r in results)
+    live = {e.key: e for e in adapter.list_entries()}
+    fields = adapter.capabilities.fields
+    for spec in specs:
+        entry = live[str(spec["name"])]
+        assert entry.problem is None
+        assert {f: entry.spec[f] for f in fields} == {f: spec[f] for f in fields}
+        assert entry.next_run_at is not None
+    assert adapter.managed_keys() == {"tick": "acme", "digest": "acme", "every-minute": "acme"}
+
+
+def test_entries_are_what_redbeat_itself_reads(adapter: RedBeatAdapter, prefix: str) -> None:
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    adapter.create("digest", cron_spec())
+    entry = RedBeatSchedulerEntry.from_key(f"{prefix}digest", app=redbeat_app(prefix))
+    assert entry.task == "acme.digest"
+    assert entry.schedule._orig_hour == "9"
+    assert entry.schedule.day_of_week == {1, 2, 3, 4, 5}
+    assert entry.options["headers"] == {"schedsync_name": "digest", "schedsync_project": "acme"}
+    assert entry.options["queue"] == "mail"
+    assert entry.last_run_at is not None  # starts its clock now, not "run immediately"
+
+
+def test_update_keeps_next_run_and_meta(adapter: RedBeatAdapter, prefix: str) -> None:
+    client = redis.Redis.from_url(URL, decode_responses=True)
+    adapter.create("tick", interval_spec())
+    meta = json.dumps({"last_run_at": None, "total_run_count": 7})
+    client.hset(f"{prefix}tick", "meta", meta)
+    client.zadd(f"{prefix}:schedule", {f"{prefix}tick": 1234567})
+    adapter.update("tick", interval_spec(args=[2]))
+    assert client.zscore(f"{prefix}:schedule", f"{prefix}tick") == 1234567
+    assert client.hget(f"{prefix}tick", "meta") == meta
+    [entry] = adapter.list_entries()
+    assert entry.spec["args"] == [2]
+    assert entry.total_run_count == 7
+    # A changed schedule moves the next run.
+    adapter.update("tick", interval_spec(trigger={"every": 1, "period": "hours"}))
+    assert client.zscore(f"{prefix}:schedule", f"{prefix}tick") != 1234567
+    client.close()
+
+
+def test_enable_disable_and_delete(adapter: RedBeatAdapter, prefix: str) -> None:
+    client = redis.Redis.from_url(URL, decode_responses=True)
+    adapter.create("tick", interval_spec())
+    adapter.set_enabled("tick", False)
+    assert adapter.list_entries()[0].spec["enabled"] is False
+    adapter.set_enabled("tick", True)
+    assert adapter.list_entries()[0].spec["enabled"] is True
+    adapter.delete("tick")
+    assert adapter.list_entries() == []
+    assert not client.exists(f"{prefix}tick")
+    assert client.zcard(f"{prefix}:schedule") == 0
+    client.close()
+
+
+def test_live_edit_reads_back_different(adapter: RedBeatAdapter, prefix: str) -> None:
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    adapter.create("tick", interval_spec())
+    app = redbeat_app(prefix)
+    entry = RedBeatSchedulerEntry.from_key(f"{prefix}tick", app=app)
+    entry.args = ["edited"]
+    entry.save()
+    [live] = adapter.list_entries()
+    assert live.spec["args"] == ["edited"]
+    assert live.spec["name"] == "tick"
+
+
+def test_unmanaged_and_unreadable_entries_are_reported(
+    adapter: RedBeatAdapter, prefix: str
+) -> None:
+    from celery.schedules import schedule
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    app = redbeat_app(prefix)
+    RedBeatSchedulerEntry("theirs", "other.task", schedule(90), app=app).save()
+    client = redis.Redis.from_url(URL, decode_responses=True)
+    client.hset(f"{prefix}broken", "definition", "{not json")
+    client.zadd(f"{prefix}:schedule", {f"{prefix}broken": 1})
+    client.close()
+    live = {e.key: e for e in adapter.list_entries()}
+    assert live["theirs"].spec["trigger"] == {"every": 90, "period": "seconds"}
+    assert live["theirs"].problem is None
+    assert live["broken"].problem is not None
+    assert adapter.managed_keys() == {}
+
+
+def test_failures_are_reported_per_change(adapter: RedBeatAdapter) -> None:
+    clocked = make_spec(name="once", trigger_type="clocked",
+                        trigger={"run_at": "2030-01-01T00:00:00Z"}, task="acme.once")
+    ops = [Operation(OpKind.CREATE, "once", clocked),
+           Operation(OpKind.CREATE, "tick", interval_spec()),
+           Operation(OpKind.DISABLE, "missing", None)]
+    results = {r.op.key: r for r in adapter.apply(ops)}
+    assert not results["once"].ok
+    assert "clocked" in str(results["once"].error)
+    assert results["tick"].ok
+    assert not results["missing"].ok
+
+
+def test_capabilities_follow_the_app_timezone(adapter: RedBeatAdapter) -> None:
+    caps = adapter.capabilities
+    assert caps.fixed_timezone == "Europe/Berlin"
+    assert caps.per_schedule_timezone is False
+    assert "timezone" not in caps.fields
+    assert caps.trigger_types == {"cron", "interval"}
+
+
+def test_missing_url_is_a_config_error(tmp_path: Path) -> None:
+    config = CeleryBeatScheduler(type="celery-beat", store="redbeat")
+    with pytest.raises(ConfigError, match="url"):
+        RedBeatAdapter(config, tmp_path)
