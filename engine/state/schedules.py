@@ -1,0 +1,128 @@
+"""Schedule identity rows: ids, created/updated times, run times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from schedsync.engine.errors import NotFound
+from schedsync.engine.state.errors import NameTaken
+from schedsync.engine.state.ids import candidate_ids, first_free_id
+from schedsync.engine.state.records import ScheduleRecord
+from schedsync.engine.state.schema import schedules as t
+from schedsync.engine.state.sql import chunks, insert_ignore
+
+
+def _record(row: sa.Row[tuple[object, ...]]) -> ScheduleRecord:
+    m = row._mapping
+    return ScheduleRecord(
+        id=m["id"], project=m["project"], name=m["name"], created_at=m["created_at"],
+        updated_at=m["updated_at"], last_run_at=m["last_run_at"], next_run_at=m["next_run_at"],
+    )
+
+
+def by_name(conn: sa.Connection, project: str, name: str) -> ScheduleRecord | None:
+    row = conn.execute(t.select().where(t.c.project == project, t.c.name == name)).first()
+    return None if row is None else _record(row)
+
+
+def by_id(conn: sa.Connection, project: str, schedule_id: str) -> ScheduleRecord | None:
+    row = conn.execute(t.select().where(t.c.project == project, t.c.id == schedule_id)).first()
+    return None if row is None else _record(row)
+
+
+def all_in(conn: sa.Connection, project: str) -> dict[str, ScheduleRecord]:
+    rows = conn.execute(t.select().where(t.c.project == project).order_by(t.c.name))
+    return {r.name: _record(r) for r in rows}
+
+
+def require(conn: sa.Connection, project: str, name: str) -> ScheduleRecord:
+    found = by_name(conn, project, name)
+    if found is None:
+        raise NotFound(f"state: project {project!r} has no schedule {name!r}")
+    return found
+
+
+def _id_taken(conn: sa.Connection, schedule_id: str) -> bool:
+    return conn.execute(sa.select(t.c.id).where(t.c.id == schedule_id)).first() is not None
+
+
+def ensure(conn: sa.Connection, project: str, name: str, now: datetime) -> ScheduleRecord:
+    """The record for ``project/name``, created with a fresh id when absent."""
+    while True:
+        found = by_name(conn, project, name)
+        if found is not None:
+            return found
+        new_id = first_free_id(project, name, lambda c: _id_taken(conn, c))
+        row = {"id": new_id, "project": project, "name": name,
+               "created_at": now, "updated_at": now}
+        # A concurrent writer (PostgreSQL) may win either unique key; loop and re-read.
+        insert_ignore(conn, t, [row])
+
+
+def ids_by_name(conn: sa.Connection, project: str, names: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for batch in chunks(names):
+        query = sa.select(t.c.name, t.c.id).where(t.c.project == project, t.c.name.in_(batch))
+        out.update({r.name: r.id for r in conn.execute(query)})
+    return out
+
+
+def ensure_many(
+    conn: sa.Connection, project: str, names: Iterable[str], now: datetime
+) -> dict[str, str]:
+    """Ids for all ``names``, creating the missing ones in one batch."""
+    wanted = list(dict.fromkeys(names))
+    ids = ids_by_name(conn, project, wanted)
+    missing = [n for n in wanted if n not in ids]
+    natural = {n: next(candidate_ids(project, n)) for n in missing}
+    taken: set[str] = set()
+    for batch in chunks(natural.values()):
+        taken.update(conn.execute(sa.select(t.c.id).where(t.c.id.in_(batch))).scalars())
+    rows = []
+    for name in missing:
+        new_id = natural[name]
+        if new_id in taken:
+            new_id = first_free_id(project, name, lambda c: c in taken or _id_taken(conn, c))
+        taken.add(new_id)
+        rows.append({"id": new_id, "project": project, "name": name,
+                     "created_at": now, "updated_at": now})
+    insert_ignore(conn, t, rows)
+    ids.update(ids_by_name(conn, project, missing))
+    for name in missing:  # lost a race with another writer: fall back to one by one
+        if name not in ids:
+            ids[name] = ensure(conn, project, name, now).id
+    return ids
+
+
+def rename(conn: sa.Connection, project: str, old: str, new: str) -> None:
+    record = require(conn, project, old)
+    if old == new:
+        return
+    if by_name(conn, project, new) is not None:
+        raise NameTaken(
+            f"state: cannot rename {project}/{old} to {new!r}: another schedule already "
+            "has that name; delete or rename that one first"
+        )
+    conn.execute(t.update().where(t.c.id == record.id).values(name=new))
+
+
+def touch(conn: sa.Connection, project: str, name: str, when: datetime) -> None:
+    record = require(conn, project, name)
+    conn.execute(t.update().where(t.c.id == record.id).values(updated_at=when))
+
+
+def set_run_times(
+    conn: sa.Connection, schedule_id: str, last: datetime | None, next_: datetime | None
+) -> None:
+    conn.execute(t.update().where(t.c.id == schedule_id)
+                 .values(last_run_at=last, next_run_at=next_))
+
+
+def run_times(
+    conn: sa.Connection, project: str
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    query = sa.select(t.c.name, t.c.last_run_at, t.c.next_run_at).where(t.c.project == project)
+    return {r.name: (r.last_run_at, r.next_run_at) for r in conn.execute(query)}

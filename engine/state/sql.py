@@ -1,0 +1,48 @@
+"""Small portable SQL helpers (SQLite and PostgreSQL share ``ON CONFLICT``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+Row = dict[str, Any]
+# SQLite's limit on bound parameters is 32766 since 3.32; stay well below for IN lists.
+CHUNK = 500
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> int:
+    """Insert, skipping rows that hit any unique constraint; returns rows inserted."""
+    if not rows:
+        return 0
+    result = conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+    return int(result.rowcount)
+
+
+def upsert(
+    conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[Row]
+) -> None:
+    """Insert or overwrite every non-key column, as one ``executemany``."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update), list(rows))
+
+
+def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
