@@ -120,7 +120,9 @@ def schedule_trigger(schedule: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(schedule, solar):
         return "solar", {"event": schedule.event, "latitude": float(schedule.lat),
                          "longitude": float(schedule.lon)}
-    every: Any = schedule.run_every if isinstance(schedule, interval_schedule) else schedule
+    every: Any = schedule
+    if isinstance(schedule, interval_schedule):
+        every = getattr(schedule, "run_every", None)
     if isinstance(every, timedelta):
         every = every.total_seconds()
     if isinstance(every, int | float) and not isinstance(every, bool):

@@ -330,17 +330,17 @@ class DjangoCeleryBeatAdapter(AdapterBase):
         if inserts:
             conn.execute(sa.insert(task), inserts)
         for group in _same_columns(updates):
-            columns = {c: sa.bindparam(c) for c in group[0] if c != "k"}
+            columns: dict[str, Any] = {c: sa.bindparam(c) for c in group[0] if c != "k"}
             conn.execute(sa.update(task).where(task.c.name == sa.bindparam("k"))
                          .values(columns), group)
         for group in _same_columns(toggles):
             enabled = group[0]["enabled"]
-            columns: dict[str, Any] = {"enabled": sa.bindparam("enabled"),
-                       "date_changed": sa.bindparam("date_changed")}
+            toggled: dict[str, Any] = {"enabled": sa.bindparam("enabled"),
+                                       "date_changed": sa.bindparam("date_changed")}
             if not enabled:
-                columns["last_run_at"] = sa.bindparam("last_run_at")
+                toggled["last_run_at"] = sa.bindparam("last_run_at")
             conn.execute(sa.update(task).where(task.c.name == sa.bindparam("k"))
-                         .values(columns), group)
+                         .values(toggled), group)
 
     def _bump(self, conn: Connection, now: datetime) -> None:
         # Beat compares this row with what it saw last; without it changes wait for its

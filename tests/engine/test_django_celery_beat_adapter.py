@@ -1,0 +1,173 @@
+"""django-celery-beat adapter on tables made by Django's migrations (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from schedsync.engine.adapters.base import Operation, OpKind
+from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
+from schedsync.engine.spec import make_spec
+from schedsync.schemas.config import CeleryBeatScheduler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "celery_fixtures"))
+from django_db import migrate
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("django") / "template.sqlite3"
+    migrate(str(path))
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "db.sqlite3"
+        shutil.copy(migrated_sqlite, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    migrate(plain)
+    return plain
+
+
+@pytest.fixture
+def adapter(db_url: str, tmp_path: Path) -> Iterator[DjangoCeleryBeatAdapter]:
+    config = CeleryBeatScheduler(type="celery-beat", store="django-celery-beat", url=db_url)
+    adapter = DjangoCeleryBeatAdapter(config, tmp_path, project="acme")
+    yield adapter
+    adapter.close()
+
+
+def specs() -> list[dict[str, object]]:
+    return [
+        make_spec(name="digest", trigger_type="cron",
+                  trigger={"minute": "0", "hour": "9", "day_of_week": "mon-fri"},
+                  task="acme.digest", timezone="Europe/Berlin", queue="mail", priority=3,
+                  expires=120, description="weekday digest"),
+        make_spec(name="digest-ny", trigger_type="cron",
+                  trigger={"minute": "0", "hour": "9", "day_of_week": "mon-fri"},
+                  task="acme.digest", timezone="America/New_York"),
+        make_spec(name="digest-2", trigger_type="cron",
+                  trigger={"minute": "0", "hour": "9", "day_of_week": "1-5"},
+                  task="acme.digest", timezone="Europe/Berlin", args=[2]),
+        make_spec(name="tick", trigger_type="interval", trigger={"every": 90, "period": "seconds"},
+                  task="acme.tick", args=[1, "a"], kwargs={"x": {"y": [1]}}),
+        make_spec(name="once", trigger_type="clocked",
+                  trigger={"run_at": "2030-01-02T03:04:05+01:00"}, task="acme.once"),
+        make_spec(name="dawn", trigger_type="solar",
+                  trigger={"event": "sunrise", "latitude": 52.52, "longitude": 13.405},
+                  task="acme.dawn", enabled=False),
+    ]
+
+
+def rows(adapter: DjangoCeleryBeatAdapter, sql: str) -> list[tuple[object, ...]]:
+    with adapter.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+def test_round_trip_reads_back_equal_specs(adapter: DjangoCeleryBeatAdapter) -> None:
+    wanted = specs()
+    results = list(adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in wanted]))
+    assert [r.error for r in results if not r.ok] == []
+    live = {e.key: e for e in adapter.list_entries()}
+    for spec in wanted:
+        assert live[str(spec["name"])].problem is None
+        assert live[str(spec["name"])].spec == spec
+    assert set(adapter.managed_keys()) == {str(s["name"]) for s in wanted}
+
+
+def test_schedule_rows_are_shared_by_value(adapter: DjangoCeleryBeatAdapter) -> None:
+    list(adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in specs()]))
+    # digest and digest-2 share one row; New York has its own (the zone is part of it).
+    assert rows(adapter, "SELECT count(*) FROM django_celery_beat_crontabschedule") == [(2,)]
+    adapter.create("tick-2", make_spec(name="tick-2", trigger_type="interval",
+                                       trigger={"every": 90, "period": "seconds"}, task="t"))
+    assert rows(adapter, "SELECT count(*) FROM django_celery_beat_intervalschedule") == [(1,)]
+
+
+def test_not_null_columns_and_change_tracking(adapter: DjangoCeleryBeatAdapter) -> None:
+    adapter.create("once", specs()[4])
+    [(headers, description, one_off, count, changed)] = rows(
+        adapter, "SELECT headers, description, one_off, total_run_count, date_changed "
+        "FROM django_celery_beat_periodictask")
+    assert json.loads(str(headers)) == {"schedsync_name": "once", "schedsync_project": "acme"}
+    assert description == ""
+    assert one_off  # Django refuses clocked tasks that are not one-off
+    assert count == 0
+    assert changed is not None
+    [(first,)] = rows(adapter, "SELECT last_update FROM django_celery_beat_periodictasks")
+    adapter.set_enabled("once", False)
+    [(second,)] = rows(adapter, "SELECT last_update FROM django_celery_beat_periodictasks")
+    assert str(second) > str(first)
+
+
+def test_update_keeps_run_state_and_disable_clears_last_run(
+    adapter: DjangoCeleryBeatAdapter,
+) -> None:
+    tick = specs()[3]
+    adapter.create("tick", tick)
+    with adapter.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE django_celery_beat_periodictask SET total_run_count = 4, "
+                             "last_run_at = date_changed"))
+    adapter.update("tick", {**tick, "args": ["new"]})
+    [entry] = adapter.list_entries()
+    assert entry.spec["args"] == ["new"]
+    assert entry.total_run_count == 4
+    assert entry.last_run_at is not None
+    adapter.set_enabled("tick", False)
+    [entry] = adapter.list_entries()
+    assert entry.spec["enabled"] is False
+    assert entry.last_run_at is None  # as PeriodicTask.save does
+    adapter.delete("tick")
+    assert adapter.list_entries() == []
+
+
+def test_live_edit_reads_back_different(adapter: DjangoCeleryBeatAdapter) -> None:
+    adapter.create("tick", specs()[3])
+    with adapter.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE django_celery_beat_periodictask SET kwargs = '{\"x\": 2}'"))
+    [entry] = adapter.list_entries()
+    assert entry.spec["kwargs"] == {"x": 2}
+
+
+def test_failures_are_reported_per_change(adapter: DjangoCeleryBeatAdapter) -> None:
+    tick = specs()[3]
+    adapter.create("tick", tick)
+    ops = [Operation(OpKind.CREATE, "tick", tick),
+           Operation(OpKind.UPDATE, "missing", tick),
+           Operation(OpKind.CREATE, "fine", {**tick, "name": "fine"})]
+    results = {r.op.key + r.op.kind.value: r for r in adapter.apply(ops)}
+    assert not results["tickcreate"].ok
+    assert "already exists" in str(results["tickcreate"].error)
+    assert not results["missingupdate"].ok
+    assert results["finecreate"].ok
+
+
+def test_tasks_created_by_django_are_read(migrated_sqlite: Path, tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    shutil.copy(migrated_sqlite, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO django_celery_beat_intervalschedule (every, period) "
+                     "VALUES (1, 'microseconds')")
+        conn.execute(
+            "INSERT INTO django_celery_beat_periodictask (name, task, args, kwargs, headers, "
+            "enabled, one_off, total_run_count, date_changed, description, interval_id) "
+            "VALUES ('theirs', 'x.y', '[]', '{}', '{}', 1, 0, 0, '2026-01-01 00:00:00', '', 1)")
+    config = CeleryBeatScheduler(type="celery-beat", store="django-celery-beat",
+                                 url=f"sqlite:///{path}")
+    adapter = DjangoCeleryBeatAdapter(config, tmp_path)
+    [entry] = adapter.list_entries()
+    adapter.close()
+    assert entry.key == "theirs"
+    assert entry.problem is not None
+    assert "microseconds" in entry.problem
