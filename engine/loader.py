@@ -23,10 +23,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from schedsync.engine.diagnostics import Diagnostic, Severity, format_path
 
-try:  # libyaml is the fast path; the pure-Python composer gives the same graph.
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+# libyaml is the fast path; the pure-Python composer gives the same graph.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -260,9 +258,9 @@ class _Builder:
                 merged.extend(self.merge_sources(value_node, path))
                 continue
             name = self.key(key_node, path)
-            child = (*path, name)
             if name is None:
                 continue
+            child = (*path, name)
             if name in result:
                 first = self.keys[child]
                 self.report(_error(

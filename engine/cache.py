@@ -1,0 +1,133 @@
+"""Content-hash cache of file-local validation results under ``.schedsync/cache/``.
+
+A re-run of ``validate`` after editing one file should cost a fraction of the first
+run: every unchanged schedule file is answered from here (keyed by its path, its bytes
+and the tool version), and only the contextual checks run again. The cache is plain
+JSON, never pickle: a cache folder committed by someone else must not be able to run
+code. Writes are atomic (temp file + ``os.replace``), so concurrent runs never read a
+torn entry; an unreadable or foreign entry is simply a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schedsync import __version__
+from schedsync.engine.diagnostics import Diagnostic, Severity
+from schedsync.engine.validate.context import CronMemo
+from schedsync.engine.validate.schedule_file import FileResult, ParsedSchedule
+from schedsync.schemas.schedule import TRIGGER_MODELS, Schedule
+
+CACHE_DIR = Path(".schedsync") / "cache"
+# Bump when the cached shape or the meaning of a file-local check changes.
+FORMAT = 1
+_SALT = f"{FORMAT}:{__version__}".encode()
+
+
+def content_hash(content: bytes) -> str:
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+class FileCache:
+    """Cached ``FileResult``s of one repository, plus the memoised cron results."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / CACHE_DIR
+        self.usable = True
+
+    def key(self, file: str, content: bytes) -> str:
+        digest = hashlib.blake2b(_SALT, digest_size=20)
+        digest.update(file.encode())
+        digest.update(b"\0")
+        digest.update(content)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> FileResult | None:
+        try:
+            raw = (self.folder / "files" / f"{key}.json").read_bytes()
+            return _decode(orjson.loads(raw))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return None
+
+    def put(self, key: str, result: FileResult) -> None:
+        self._write(self.folder / "files" / f"{key}.json", orjson.dumps(_encode(result)))
+
+    def load_memo(self) -> CronMemo:
+        try:
+            data = orjson.loads((self.folder / "cron.json").read_bytes())
+            if data.get("salt") != _SALT.decode():
+                return CronMemo()
+            return CronMemo(dst=dict(data["dst"]), gap=dict(data["gap"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return CronMemo()
+
+    def save_memo(self, memo: CronMemo) -> None:
+        if memo.changed:
+            payload = {"salt": _SALT.decode(), "dst": memo.dst, "gap": memo.gap}
+            self._write(self.folder / "cron.json", orjson.dumps(payload))
+
+    def _write(self, path: Path, data: bytes) -> None:
+        if not self.usable:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(temp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        except OSError:
+            # A read-only checkout still validates; it just is not faster next time.
+            self.usable = False
+
+
+def _encode(result: FileResult) -> dict[str, Any]:
+    return {
+        "file": result.file,
+        "diagnostics": [
+            [d.severity.value, d.code, d.file, d.line, d.column, d.path, d.message,
+             d.expected, d.found, d.fix]
+            for d in result.diagnostics
+        ],
+        "schedules": [
+            [p.index, p.positions, p.schedule.model_dump(mode="json", exclude_unset=True)]
+            for p in result.schedules
+        ],
+    }
+
+
+def _decode(data: dict[str, Any]) -> FileResult:
+    diagnostics = [
+        Diagnostic(Severity(d[0]), d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9])
+        for d in data["diagnostics"]
+    ]
+    schedules = [
+        ParsedSchedule(index, rebuild_schedule(fields), {k: (v[0], v[1]) for k, v in pos.items()})
+        for index, pos, fields in data["schedules"]
+    ]
+    return FileResult(data["file"], schedules, diagnostics)
+
+
+def rebuild_schedule(fields: dict[str, Any]) -> Schedule:
+    """A ``Schedule`` from its validated dump, without validating again.
+
+    Only values that passed validation are ever cached, so ``model_construct`` (10x
+    faster than validation) is safe; the one non-JSON type, ``run_at``, is restored.
+    """
+    trigger = dict(fields["trigger"])
+    if fields["trigger_type"] == "clocked":
+        trigger["run_at"] = datetime.fromisoformat(trigger["run_at"])
+    model = TRIGGER_MODELS[fields["trigger_type"]]
+    return Schedule.model_construct(**{**fields, "trigger": model.model_construct(**trigger)})
