@@ -57,7 +57,11 @@ class BaseRecord:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One schedule's row of a plan. ``reason`` is for display only; apply never reads it."""
+    """One schedule's row of a plan. ``reason`` is for display only; apply never reads it.
+
+    ``fields`` describes updates; a create or delete concerns the whole entry, which
+    ``desired`` / ``live`` hold.
+    """
 
     project: str
     scheduler: str
@@ -236,7 +240,6 @@ def _classify(
         reason = "deleted in the scheduler" if record is not None else "new in the repository"
         return Change(
             project, scheduler, name, action, origin, key, spec, None, base_spec,
-            fields=field_changes(spec, None, base_spec, fields),
             renamed_from=previous, managed=True, reason=reason,
         )
     desired_hash, live_hash = spec_hash(spec, fields), spec_hash(entry.spec, fields)
@@ -311,7 +314,6 @@ def _orphans(
             changes.append(Change(
                 project, scheduler, name, Action.CREATE, Origin.LIVE, entry.key,
                 desired=None, live=entry.spec, base=record.spec if record else None,
-                fields=field_changes(None, entry.spec, None, fields),
                 managed=record is not None, reason="only in the scheduler",
             ))
             continue
@@ -325,7 +327,6 @@ def _orphans(
             changes.append(Change(
                 project, scheduler, name, Action.DELETE, Origin.REPO, entry.key,
                 desired=None, live=entry.spec, base=record.spec,
-                fields=field_changes(None, entry.spec, record.spec, fields),
                 reason="removed from the repository",
             ))
     return changes, skipped

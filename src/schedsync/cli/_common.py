@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ def use_color(ctx: click.Context) -> bool:
     setting = (ctx.find_root().obj or {}).get("color")
     if setting is False:
         return False
-    return click.get_text_stream("stdout").isatty()
+    return sys.stdout.isatty()
 
 
 def cron_engines(ws: Workspace, plan: Plan) -> dict[tuple[str, str], str]:
