@@ -73,7 +73,7 @@ def plan_group(
     return plan_scheduler(
         project=project,
         scheduler=scheduler,
-        desired=[rs.spec for rs in schedules],
+        desired=[adapter.normalize(rs.spec) for rs in schedules],
         live=live,
         base=base,
         capabilities=adapter.capabilities,

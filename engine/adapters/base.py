@@ -100,6 +100,11 @@ class SchedulerAdapter(Protocol):
         """Run the task once now; returns the task / run id."""
         ...
 
+    def normalize(self, spec: Spec) -> Spec:
+        """``spec`` as it would read back from this store, so that the planner compares
+        like with like (e.g. APScheduler stores ``pkg.mod.func`` as ``pkg.mod:func``)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -141,6 +146,9 @@ class AdapterBase:
             self.update(op.key, op.spec)
         else:
             self.set_enabled(op.key, op.kind is OpKind.ENABLE)
+
+    def normalize(self, spec: Spec) -> Spec:
+        return spec
 
     def close(self) -> None:
         return None
