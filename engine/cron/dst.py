@@ -1,4 +1,8 @@
-"""DST warnings: cron wall times that fall in a gap or an overlap, per engine."""
+"""DST warnings: cron wall times that fall in a gap or an overlap, per engine.
+
+What each engine does there is not assumed: the message is written from the fire
+times the engine's own code gives around the change (``next_fire_times``).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-from schedsync.engine.cron.fire import wall_instants, zone
+from schedsync.engine.cron.fire import cron_fire_times
 from schedsync.engine.cron.walls import CronSets, cron_sets, walls_from
+from schedsync.engine.cron.zones import Transition, transitions, zone
 
 ENGINE_NAMES = {"apscheduler": "APScheduler", "celery": "Celery"}
-_SAMPLE = timedelta(hours=12)  # zones change offset at most once in half a day
+_SHOWN = 4  # fire times listed in one message
 
 
 @dataclass(frozen=True)
@@ -19,60 +24,6 @@ class DstFinding:
     kind: str  # "gap" | "overlap"
     local: datetime  # naive local wall time of the first affected fire
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    at: datetime  # UTC instant of the change
-    before: timedelta  # UTC offset just before
-    after: timedelta  # UTC offset from ``at`` on
-
-    @property
-    def window(self) -> tuple[datetime, datetime]:
-        """Naive wall times that are skipped (gap) or repeated (overlap)."""
-        naive = self.at.replace(tzinfo=None)
-        low, high = sorted((self.before, self.after))
-        return naive + low, naive + high
-
-    @property
-    def kind(self) -> str:
-        return "gap" if self.after > self.before else "overlap"
-
-
-def _offset(tz: str, moment: datetime) -> timedelta:
-    offset = moment.astimezone(zone(tz)).utcoffset()
-    return offset if offset is not None else timedelta(0)
-
-
-def _bisect(tz: str, low: datetime, high: datetime) -> datetime:
-    """The first second in (low, high] with ``high``'s offset."""
-    target = _offset(tz, high)
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        middle = middle.replace(microsecond=0)
-        if _offset(tz, middle) == target:
-            high = middle
-        else:
-            low = middle
-    return high
-
-
-@lru_cache(maxsize=1024)
-def transitions(tz: str, first: date, days: int) -> tuple[Transition, ...]:
-    """Offset changes of ``tz`` in [first, first + days) (UTC days)."""
-    moment = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    end = moment + timedelta(days=days)
-    found: list[Transition] = []
-    offset = _offset(tz, moment)
-    while moment < end:
-        following = min(moment + _SAMPLE, end)
-        new_offset = _offset(tz, following)
-        if new_offset != offset:
-            at = _bisect(tz, moment, following)
-            found.append(Transition(at, offset, new_offset))
-            offset = new_offset
-        moment = following
-    return tuple(found)
 
 
 def _affected(sets: CronSets, transition: Transition) -> list[datetime]:
@@ -95,31 +46,59 @@ def _span(walls: list[datetime]) -> str:
     return f"{_clock(walls[0])}-{_clock(walls[-1])} ({len(walls)} fire times)"
 
 
-def _gap_message(walls: list[datetime], t: Transition, tz: str, engine: str) -> str:
+def _fires_between(
+    items: tuple[tuple[str, str], ...], tz: str, engine: str, low: datetime, high: datetime,
+) -> list[datetime]:
+    """The engine's fires in [low, high), at most ``_SHOWN + 1`` of them.
+
+    Asked from a second before ``low``, as a running scheduler asks from its last fire
+    before the change (APScheduler asked from inside a gap would already be past it).
+    """
+    fires = cron_fire_times(dict(items), tz, engine, low - timedelta(seconds=1), _SHOWN + 1)
+    return [f for f in fires if low <= f < high]
+
+
+def _listing(fires: list[datetime], tz: str, utc: bool) -> str:
     zinfo = zone(tz)
-    shown = [wall_instants(w, zinfo, engine)[0].astimezone(zinfo) for w in walls]
-    moved = _clock(shown[0]) if len(shown) == 1 else f"{_clock(shown[0])}-{_clock(shown[-1])}"
-    low, high = t.window
-    return (
-        f"on {walls[0]:%Y-%m-%d} {_span(walls)} does not exist in {tz} (clocks jump from "
-        f"{_clock(low)} to {_clock(high)}); {ENGINE_NAMES[engine]} fires at {moved}"
-    )
+    shown = []
+    for fire in fires[:_SHOWN]:
+        local = fire.astimezone(zinfo)
+        text = f"{_clock(local)} {local.tzname()}"
+        shown.append(f"{text} ({_clock(fire)} UTC)" if utc else _clock(local))
+    more = ", ..." if len(fires) > _SHOWN else ""
+    return ", ".join(shown) + more
 
 
-def _overlap_message(walls: list[datetime], t: Transition, tz: str, engine: str) -> str:
+def _gap_message(
+    items: tuple[tuple[str, str], ...], walls: list[datetime], t: Transition, tz: str, engine: str,
+) -> str:
     low, high = t.window
+    width = high - low
+    fires = _fires_between(items, tz, engine, t.at - timedelta(seconds=1), t.at + width)
     head = (
-        f"on {walls[0]:%Y-%m-%d} {_span(walls)} happens twice in {tz} (clocks go back "
-        f"from {_clock(high)} to {_clock(low)})"
+        f"on {walls[0]:%Y-%m-%d} {_span(walls)} does not exist in {tz} "
+        f"(clocks jump from {_clock(low)} to {_clock(high)})"
     )
-    first = wall_instants(walls[0], zone(tz), engine)
-    if engine == "celery":
-        return (
-            f"{head}; Celery fires only at the first one ({first[0]:%H:%M} UTC) and "
-            "skips the repeated time"
-        )
-    times = " and ".join(f"{i:%H:%M}" for i in first)
-    return f"{head}; APScheduler fires at both ({times} UTC for {_clock(walls[0])})"
+    if not fires:
+        return f"{head}; {ENGINE_NAMES[engine]} does not fire for it"
+    return f"{head}; {ENGINE_NAMES[engine]} fires at {_listing(fires, tz, utc=False)}"
+
+
+def _overlap_message(
+    items: tuple[tuple[str, str], ...], walls: list[datetime], t: Transition, tz: str, engine: str,
+) -> str:
+    low, high = t.window
+    width = high - low
+    fires = _fires_between(items, tz, engine, t.at - width, t.at + width)
+    head = (
+        f"on {walls[0]:%Y-%m-%d} {_span(walls)} happens twice in {tz} "
+        f"(clocks go back from {_clock(high)} to {_clock(low)})"
+    )
+    repeated = [f for f in fires if f >= t.at]
+    tail = "at both" if repeated else "only at the first; the repeated time is skipped"
+    return (
+        f"{head}; {ENGINE_NAMES[engine]} fires {tail}: {_listing(fires, tz, utc=True)}"
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -133,16 +112,20 @@ def _findings(
         if not walls:
             continue
         if t.kind == "gap":
-            out.append(DstFinding("gap", walls[0], _gap_message(walls, t, tz, engine)))
+            message = _gap_message(items, walls, t, tz, engine)
         else:
-            out.append(DstFinding("overlap", walls[0], _overlap_message(walls, t, tz, engine)))
+            message = _overlap_message(items, walls, t, tz, engine)
+        out.append(DstFinding(t.kind, walls[0], message))
     return tuple(out)
 
 
 def dst_findings(
     trigger: Mapping[str, str], tz: str, engine: str, start: datetime, days: int = 365
 ) -> list[DstFinding]:
-    """One finding per DST change in [start, start + days) that touches the cron's times."""
+    """One finding per DST change in [start, start + days) that touches the cron's times.
+
+    A naive ``start`` is read as UTC; results are cached by (trigger, tz, engine, date).
+    """
     if engine not in ENGINE_NAMES:
         raise ValueError(f"unknown cron engine {engine!r}; expected one of {tuple(ENGINE_NAMES)}")
     items = tuple(sorted((k, str(v)) for k, v in trigger.items() if v is not None))

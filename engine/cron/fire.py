@@ -1,23 +1,24 @@
-"""Fire times as each engine will use them, computed fast from the value sets.
+"""Fire times as each engine will really use them.
 
-Per engine, a wall-clock time becomes real instants like this (proven against the
-engines' own code by ``tests/crontruth``):
-
-- a time in a DST gap (does not exist): both engines fire when the clock has moved
-  on by the gap (02:30 on a spring-forward day in Berlin fires at 03:30);
-- a time in a DST overlap (happens twice): APScheduler fires at both, Celery only at
-  the first.
+Away from DST changes every engine fires at the wall-clock times the value sets
+select, one instant each; that is computed directly from the sets (fast). Around a
+DST change the engines differ from each other and from a naive reading (Celery skips
+repeated times, APScheduler fires at both, and APScheduler's field arithmetic can
+even shift the first fires after a change), so when a zone changes offset anywhere
+between ``start`` and the last fire, the engine's own code gives the answer
+(``schedsync.engine.cron.engines``). ``tests/crontruth`` proves both paths against
+the engines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from itertools import islice
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from schedsync.engine.cron.walls import cron_sets, walls_from
+from schedsync.engine.cron.zones import offset_changes, zone
 
 ENGINES: tuple[str, ...] = ("apscheduler", "celery")
 PERIOD_SECONDS: dict[str, int] = {
@@ -27,58 +28,47 @@ PERIOD_SECONDS: dict[str, int] = {
     "days": 86400,
     "weeks": 604800,
 }
-# Longer than any DST shift: fires are collected until the wall clock is this far past
-# the last one kept, so that a later wall time cannot map to an earlier instant.
-_SETTLE = timedelta(hours=3)
+# A DST change this close to the span of fires sends the question to the engine.
+_MARGIN = timedelta(days=1)
 
 
-@lru_cache(maxsize=256)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _check_engine(engine: str) -> None:
+def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise ValueError(f"unknown cron engine {engine!r}; expected one of {ENGINES}")
 
 
-def wall_instants(wall: datetime, tz: ZoneInfo, engine: str) -> list[datetime]:
-    """The UTC instants at which ``engine`` fires for the naive wall time ``wall``."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    if first == second or engine == "celery":
-        return [first]
-    if second < first:
-        # fold=1 earlier than fold=0 means the wall time does not exist (a gap);
-        # zoneinfo's fold=0 reading is the moment after the gap, where engines fire.
-        return [first]
-    return [first, second]
+def steady_fire_times(
+    trigger: Mapping[str, Any], tz: str, start: datetime, count: int
+) -> list[datetime]:
+    """Fires read straight off the wall clock with ``start``'s UTC offset."""
+    local = start.astimezone(zone(tz))
+    offset = local.utcoffset() or timedelta(0)
+    first = local.replace(tzinfo=None) + timedelta(microseconds=1)
+    walls = islice(walls_from(cron_sets(trigger), first), count)
+    return [(wall - offset).replace(tzinfo=UTC) for wall in walls]
 
 
 def cron_fire_times(
     trigger: Mapping[str, Any], tz: str, engine: str, start: datetime, count: int
 ) -> list[datetime]:
-    _check_engine(engine)
-    zinfo = zone(tz)
-    begin = start.astimezone(UTC)
-    first_wall = begin.astimezone(zinfo).replace(tzinfo=None) - _SETTLE
-    found: set[datetime] = set()
-    horizon: datetime | None = None
-    for wall in walls_from(cron_sets(trigger), first_wall):
-        if horizon is not None and wall > horizon:
-            break
-        found.update(i for i in wall_instants(wall, zinfo, engine) if i > begin)
-        if horizon is None and len(found) >= count:
-            horizon = wall + _SETTLE
-    return sorted(found)[:count]
+    check_engine(engine)
+    begin = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+    fires = steady_fire_times(trigger, tz, begin, count)
+    if len(fires) == count and not offset_changes(
+        tz, begin - _MARGIN, (fires[-1] if fires else begin) + _MARGIN
+    ):
+        return fires
+    from schedsync.engine.cron.engines import engine_fire_times
+
+    return engine_fire_times(trigger, tz, engine, begin, count)
 
 
-def _interval_seconds(trigger: Mapping[str, Any]) -> int:
+def interval_seconds(trigger: Mapping[str, Any]) -> int:
     return int(trigger["every"]) * PERIOD_SECONDS[str(trigger.get("period", "seconds"))]
 
 
 def _interval_fire_times(trigger: Mapping[str, Any], start: datetime, count: int) -> list[datetime]:
-    step = timedelta(seconds=_interval_seconds(trigger))
+    step = timedelta(seconds=interval_seconds(trigger))
     begin = start.astimezone(UTC)
     return [begin + step * n for n in range(1, count + 1)]
 
@@ -100,8 +90,9 @@ def next_fire_times(
 ) -> list[datetime]:
     """The next ``count`` fires strictly after ``start``, as aware UTC datetimes.
 
-    An interval counts from ``start`` (the engines count from the last run or the
-    creation time, which a spec does not hold). Solar triggers give an empty list.
+    A naive ``start`` is read as UTC. An interval counts from ``start`` (the engines
+    count from the last run or the creation time, which a spec does not hold). Solar
+    triggers give an empty list.
     """
     if trigger_type == "cron":
         return cron_fire_times(trigger, tz, engine, start, count)

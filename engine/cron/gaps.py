@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
-from schedsync.engine.cron.fire import _interval_seconds
+from schedsync.engine.cron.fire import interval_seconds
 from schedsync.engine.cron.walls import CronSets, cron_sets
 
 # Day gaps are looked for over two years: a cron whose matching days are further apart
@@ -64,7 +64,7 @@ def min_gap_seconds(
     -> ``None``.
     """
     if trigger_type == "interval":
-        return float(_interval_seconds(trigger))
+        return float(interval_seconds(trigger))
     if trigger_type == "cron":
         return cron_min_gap(cron_sets(trigger))
     return None
