@@ -1,0 +1,345 @@
+"""The one place that changes schedule files: atomic files, one commit, all or nothing.
+
+Every writer (REST server, ``import``, ``resync --direction scheduler_to_repo``) goes
+through ``RepoWriter.write`` under ``RepoWriter.lock``: a thread lock plus an ``flock``
+on ``<root>/.schedsync/write.lock``, so that concurrent writers in one process or many
+never interleave a read-modify-write and never lose an update. A caller that reads a
+file to compute its edit must hold the lock around the read and the write (or use
+``RepoWriter.update``, which does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from schedsync.engine.errors import FatalError, LockHeld
+from schedsync.engine.gitrepo import GitRepo
+from schedsync.schemas.schedule import NAME_PATTERN
+
+__all__ = ["FileEdit", "RepoWriter", "UnsafePath", "WriteResult"]
+
+LOCK_PATH = ".schedsync/write.lock"
+_PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_NAME = re.compile(NAME_PATTERN)
+_SUFFIXES = (".yaml", ".yml")
+_LOCK_TIMEOUT = 120.0
+
+
+class UnsafePath(FatalError):
+    """A path that would leave ``schedules/<project>/`` (or the repository)."""
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """New text for ``path`` (relative to the repository root); None deletes the file."""
+
+    path: str
+    new_text: str | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """``commit`` is None when no file changed (or the root is not a git work tree)."""
+
+    commit: str | None
+    paths: tuple[str, ...]
+    pushed: bool = False
+
+
+class _RootLock:
+    """Reentrant for its owner thread; the flock is taken once, at the outermost level."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float) -> Iterator[None]:
+        if not self.rlock.acquire(timeout=timeout):
+            raise LockHeld(_lock_message(self.path, timeout))
+        try:
+            if self.depth == 0:
+                self.fd = _flock(self.path, timeout)
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0 and self.fd is not None:
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+                    os.close(self.fd)
+                    self.fd = None
+        finally:
+            self.rlock.release()
+
+
+_LOCKS: dict[Path, _RootLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _root_lock(root: Path) -> _RootLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(root, _RootLock(root / LOCK_PATH))
+
+
+def _flock(path: Path, timeout: float) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockHeld(_lock_message(path, timeout)) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+
+def _lock_message(path: Path, timeout: float) -> str:
+    return (
+        f"another schedsync writer held {path} for over {timeout:.0f} s; "
+        "retry, or find the stuck process with `fuser` and stop it"
+    )
+
+
+class RepoWriter:
+    """Writes schedule files of the repository at ``root`` and commits them."""
+
+    def __init__(self, root: Path, *, lock_timeout: float = _LOCK_TIMEOUT) -> None:
+        self.root = Path(root).resolve()
+        self.git = GitRepo.open(self.root)
+        self._lock = _root_lock(self.root)
+        self._timeout = lock_timeout
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Serialise writers across threads and processes (reentrant in one thread)."""
+        return self._lock.hold(self._timeout)
+
+    def read_text(self, path: str) -> str | None:
+        """The current text of ``path`` (None when absent); hold ``lock()`` to edit it."""
+        try:
+            return self._abs(path).read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            return None
+
+    def update(
+        self,
+        path: str,
+        transform: Callable[[str | None], str | None],
+        message: str,
+        *,
+        author_name: str,
+        author_email: str,
+        push: bool = True,
+    ) -> WriteResult:
+        """Read ``path``, apply ``transform`` and write the result, all under the lock."""
+        with self.lock():
+            new_text = transform(self.read_text(path))
+            return self.write(
+                [FileEdit(path, new_text)],
+                message,
+                author_name=author_name,
+                author_email=author_email,
+                push=push,
+            )
+
+    def write(
+        self,
+        edits: list[FileEdit],
+        message: str,
+        *,
+        author_name: str,
+        author_email: str,
+        push: bool = True,
+    ) -> WriteResult:
+        """Write every edit atomically, commit once, push if a remote is configured.
+
+        On any failure every file gets its previous bytes back and the commit (if made)
+        is undone; then the error propagates.
+        """
+        with self.lock():
+            targets = {self._rel(edit.path): edit.new_text for edit in edits}
+            before = {path: self._read_bytes(path) for path in targets}
+            changed = [
+                path
+                for path, text in targets.items()
+                if (None if text is None else text.encode("utf-8")) != before[path]
+            ]
+            if not changed:
+                return WriteResult(None, ())
+            return self._write_changed(
+                changed, targets, before, message, author_name, author_email, push
+            )
+
+    def _write_changed(
+        self,
+        changed: list[str],
+        targets: dict[str, str | None],
+        before: dict[str, bytes | None],
+        message: str,
+        author_name: str,
+        author_email: str,
+        push: bool,
+    ) -> WriteResult:
+        git = self.git
+        previous = git.head() if git is not None else None
+        created: list[Path] = []
+        committed = False
+        try:
+            for path in changed:
+                text = targets[path]
+                self._put(path, None if text is None else text.encode("utf-8"), created)
+            if git is None:
+                return WriteResult(None, tuple(changed))
+            commit = git.commit_paths(
+                changed, message, author_name=author_name, author_email=author_email
+            )
+            committed = commit is not None
+            pushed = False
+            if committed and push and git.has_push_remote():
+                git.push()
+                pushed = True
+                commit = git.head()
+            return WriteResult(commit, tuple(changed), pushed)
+        except BaseException:
+            self._rollback(changed, before, created, previous, committed)
+            raise
+
+    def _rollback(
+        self,
+        changed: list[str],
+        before: dict[str, bytes | None],
+        created: list[Path],
+        previous: str | None,
+        committed: bool,
+    ) -> None:
+        if self.git is not None:
+            if committed:
+                self.git.undo_commit(previous, changed)
+            else:
+                self.git.unstage(changed)
+        for path in changed:
+            self._put(path, before[path], [])
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+    # -- files -----------------------------------------------------------------------
+
+    def _read_bytes(self, path: str) -> bytes | None:
+        try:
+            return self._abs(path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _put(self, path: str, data: bytes | None, created: list[Path]) -> None:
+        """Atomically replace (or delete) one file: temp file in the same folder."""
+        target = self._abs(path)
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            return
+        missing = [p for p in reversed(target.parents) if not p.exists()]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        created.extend(missing)
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _abs(self, path: str) -> Path:
+        return self.root / self._rel(path)
+
+    def _rel(self, path: str) -> str:
+        """Check a repository-relative path; returns it in normal POSIX form."""
+        if "\0" in path or not path or "\\" in path:
+            raise UnsafePath(
+                f"invalid file path {path!r}: use a relative path like schedules/acme/x.yaml"
+            )
+        pure = PurePosixPath(path)
+        if pure.is_absolute() or any(part in ("..", ".git") for part in pure.parts):
+            raise UnsafePath(
+                f"file path {path!r} leaves the schedule repository; "
+                "use a path relative to it without '..' (e.g. schedules/acme/email.yaml)"
+            )
+        full = (self.root / pure).resolve()
+        if not full.is_relative_to(self.root):
+            raise UnsafePath(f"file path {path!r} resolves outside {self.root} (a symlink?)")
+        return pure.as_posix()
+
+    # -- where schedules go ----------------------------------------------------------
+
+    def safe_schedule_path(self, project: str, file: str | None, name: str) -> Path:
+        """The file (relative to the root) that schedule ``name`` of ``project`` goes to.
+
+        Default ``schedules/<project>/<first segment of the name>.yaml``; a given
+        ``file`` (``email.yaml`` or ``schedules/<project>/email.yaml``) must stay inside
+        ``schedules/<project>/`` and end in ``.yaml`` or ``.yml``.
+        """
+        if not isinstance(project, str) or not _PROJECT.fullmatch(project):
+            raise UnsafePath(
+                f"project slug {project!r} is invalid: use letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        folder = PurePosixPath("schedules", project)
+        if file is None:
+            if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > 200:
+                raise UnsafePath(
+                    f"schedule name {name!r} is invalid: 1-200 characters matching {NAME_PATTERN}"
+                )
+            return self._inside(folder, PurePosixPath(name.split(".", 1)[0] + ".yaml"), file)
+        return self._inside(folder, self._file_part(folder, file), file)
+
+    def _file_part(self, folder: PurePosixPath, file: str) -> PurePosixPath:
+        if not isinstance(file, str) or not file or "\0" in file or "\\" in file:
+            raise UnsafePath(
+                f"file {file!r} is invalid: give a file name such as 'email.yaml' "
+                f"(stored under {folder}/)"
+            )
+        pure = PurePosixPath(file)
+        if pure.is_absolute():
+            raise UnsafePath(f"file {file!r} must be relative to {folder}/, not absolute")
+        if pure.parts[:2] == folder.parts and len(pure.parts) > 2:  # the long form
+            pure = PurePosixPath(*pure.parts[2:])
+        if any(part.startswith(".") for part in file.split("/")):
+            raise UnsafePath(
+                f"file {file!r} must stay inside {folder}/: no '..', '.' or hidden parts"
+            )
+        if pure.suffix not in _SUFFIXES:
+            raise UnsafePath(f"file {file!r} must end in .yaml or .yml")
+        return pure
+
+    def _inside(self, folder: PurePosixPath, rel: PurePosixPath, file: str | None) -> Path:
+        path = folder / rel
+        base = (self.root / folder).resolve()
+        full = (self.root / path).resolve()
+        if not base.is_relative_to(self.root) or not full.is_relative_to(base):
+            raise UnsafePath(
+                f"file {file or path.name!r} resolves outside {folder}/ (a symlink?); "
+                "schedule files must live in the project's folder"
+            )
+        return Path(path)
