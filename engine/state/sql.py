@@ -1,4 +1,9 @@
-"""Small portable SQL helpers (SQLite and PostgreSQL share ``ON CONFLICT``)."""
+"""Small portable SQL helpers (SQLite and PostgreSQL share ``ON CONFLICT``).
+
+Batch inserts ask for ``RETURNING`` on purpose: it makes SQLAlchemy send them as
+multi-row ``INSERT ... VALUES`` pages ("insertmanyvalues"); without it psycopg sends one
+statement per row (10k upserts: ~10 s instead of well under 1 s on PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,16 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
+def _key(table: sa.Table) -> list[sa.Column[Any]]:
+    return list(table.primary_key.columns)
+
+
 def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> int:
     """Insert, skipping rows that hit any unique constraint; returns rows inserted."""
     if not rows:
         return 0
-    result = conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
-    return int(result.rowcount)
+    stmt = _insert(conn, table).on_conflict_do_nothing().returning(*_key(table))
+    return len(conn.execute(stmt, list(rows)).all())
 
 
 def upsert(
@@ -34,7 +43,8 @@ def upsert(
         return
     stmt = _insert(conn, table)
     update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update), list(rows))
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+    conn.execute(stmt.returning(*_key(table)), list(rows)).all()
 
 
 def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
