@@ -13,6 +13,7 @@ class or exotic args is reported precisely instead of being unreadable.
 
 from __future__ import annotations
 
+import _compat_pickle
 import datetime as _dt
 import importlib
 import io
@@ -49,11 +50,14 @@ _ALLOWED: frozenset[tuple[str, str]] = frozenset(
         # pytz zones (APScheduler < 3.10 stored them); resolved only if pytz is installed.
         ("pytz", "_p"),
         ("pytz", "_UTC"),
+        ("builtins", "object"),  # copyreg._reconstructor(cls, object, None)
         ("builtins", "set"),
         ("builtins", "frozenset"),
         ("builtins", "bytearray"),
         ("builtins", "complex"),
         ("copyreg", "_reconstructor"),
+        # protocols 0-2 pickle bytes (inside datetimes) as _codecs.encode(text, "latin1")
+        ("_codecs", "encode"),
     }
 )
 # ``getattr`` is how protocol 4+ pickles ``ZoneInfo._unpickle``; the real builtin would
@@ -96,6 +100,9 @@ def _safe_getattr(obj: Any, name: str) -> Any:
 
 
 def _resolve(module: str, name: str) -> Any:
+    # Python 2 names (protocols 0-2: copy_reg, __builtin__), as pickle's own find_class.
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
     if module == "builtins" and name == "getattr":
         return _safe_getattr
     if (module, name) not in _ALLOWED:

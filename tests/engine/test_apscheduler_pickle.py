@@ -1,0 +1,101 @@
+"""The allow-list unpickler: APScheduler job states load, nothing else runs."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from schedsync.engine.adapters.apscheduler import read_job
+from schedsync.engine.adapters.apscheduler_pickle import is_opaque, restricted_loads
+
+
+def _state(trigger: Any, **over: Any) -> dict[str, Any]:
+    state = {
+        "version": 1, "id": "j", "func": "app.tasks:work", "trigger": trigger,
+        "executor": "default", "args": (1, "a", [2.5, None]), "kwargs": {"k": {"n": True}},
+        "name": "j", "misfire_grace_time": 1, "coalesce": True, "max_instances": 1,
+        "next_run_time": datetime(2026, 12, 1, 9, tzinfo=ZoneInfo("Europe/Berlin")),
+    }
+    state.update(over)
+    return state
+
+
+class _Evil:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _GetattrEvil:
+    def __reduce__(self) -> Any:
+        # getattr(datetime, "__class__") would be the first step out of the allow-list.
+        return (getattr, (datetime, "__class__"))
+
+
+def test_apscheduler_triggers_and_zones_load_equal() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    for trigger in (
+        CronTrigger(minute="*/5", hour="9-17", day_of_week="mon-fri", timezone=zone),
+        CronTrigger(day="last", month="jan-mar", timezone=UTC),
+        IntervalTrigger(minutes=5, timezone=zone),
+        DateTrigger(datetime(2026, 12, 24, 18, tzinfo=zone)),
+    ):
+        loaded = restricted_loads(pickle.dumps(_state(trigger), pickle.HIGHEST_PROTOCOL))
+        assert type(loaded["trigger"]) is type(trigger)
+        assert loaded["trigger"].__getstate__() == trigger.__getstate__()
+        assert loaded["next_run_time"].tzinfo is zone
+        assert loaded["args"] == (1, "a", [2.5, None])
+
+
+def test_every_pickle_protocol_loads() -> None:
+    trigger = CronTrigger(hour="9", timezone=ZoneInfo("Europe/Berlin"))
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        loaded = restricted_loads(pickle.dumps(_state(trigger), protocol))
+        assert str(loaded["trigger"]) == str(trigger), protocol
+
+
+def test_a_pickle_that_would_run_a_command_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    loaded = restricted_loads(pickle.dumps(_state(DateTrigger(datetime.now(UTC)),
+                                                  args=(_Evil(marker),))))
+    assert not marker.exists()
+    assert is_opaque(loaded["args"][0])
+    assert "posix.system" in repr(loaded["args"][0]) or "os.system" in repr(loaded["args"][0])
+
+
+def test_getattr_reaches_only_zoneinfo_unpickle() -> None:
+    loaded = restricted_loads(pickle.dumps({"x": _GetattrEvil()}))
+    assert is_opaque(loaded["x"])
+
+
+def test_unknown_trigger_class_is_a_problem_naming_the_class() -> None:
+    trigger = CalendarIntervalTrigger(months=1, timezone=UTC)
+    job = read_job("cal", pickle.dumps(_state(trigger)), 1.0)
+    assert job.problem is not None
+    assert "CalendarIntervalTrigger" in job.problem
+    assert job.entry().problem == job.problem
+
+
+def test_args_of_a_user_class_are_a_problem_not_an_import() -> None:
+    blob = pickle.dumps(_state(DateTrigger(datetime.now(UTC)), args=(Path("/x"),)))
+    job = read_job("p", blob, None)
+    assert job.problem is not None
+    assert "PosixPath" in job.problem
+
+
+def test_garbage_is_a_problem_entry() -> None:
+    job = read_job("broken", b"\x80\x05not a pickle", 12.0)
+    assert job.problem is not None and "cannot be read" in job.problem
+    entry = job.entry()
+    assert entry.next_run_at == datetime.fromtimestamp(12.0, UTC)
