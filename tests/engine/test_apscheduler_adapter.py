@@ -20,8 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import require_service
 
+from conftest import require_service
 from schedsync.engine.adapters.apscheduler import APSchedulerAdapter
 from schedsync.engine.adapters.base import Operation, OpKind, SchedulerAdapter
 from schedsync.engine.errors import FatalError, SchedulerUnavailable
@@ -183,10 +183,12 @@ def test_disabled_on_create_and_update_to_disabled(adapter: APSchedulerAdapter) 
     assert specs_of(adapter)["off"] == off
     adapter.update("off", {**off, "enabled": True, "args": ["now on"]})
     entry = adapter.list_entries()[0]
-    assert entry.spec["enabled"] is True and entry.next_run_at is not None
+    assert entry.spec["enabled"] is True
+    assert entry.next_run_at is not None
     adapter.update("off", {**off, "args": ["off again"]})
     entry = adapter.list_entries()[0]
-    assert entry.spec["enabled"] is False and entry.next_run_at is None
+    assert entry.spec["enabled"] is False
+    assert entry.next_run_at is None
 
 
 def test_day_of_week_1_runs_on_monday(adapter: APSchedulerAdapter, tmp_path: Path) -> None:
@@ -241,7 +243,9 @@ def test_update_keeps_the_next_run_unless_the_trigger_changes(
     assert adapter.list_entries()[0].next_run_at == before
     adapter.update("ping", every("ping", 3, "hours"))
     after = adapter.list_entries()[0].next_run_at
-    assert after is not None and before is not None and after > before
+    assert after is not None
+    assert before is not None
+    assert after > before
 
 
 # --- jobs the tool cannot describe or import ------------------------------------------------
@@ -335,7 +339,7 @@ def test_relative_sqlite_url_is_inside_the_repository(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b" / "jobs.sqlite").is_file()
 
 
-@pytest.mark.parametrize("url,jobstore", [
+@pytest.mark.parametrize(("url", "jobstore"), [
     ("postgresql://postgres@127.0.0.1:1/none", "sqlalchemy"),
     ("redis://127.0.0.1:1/1", "redis"),
 ])
@@ -345,7 +349,8 @@ def test_unreachable_store_is_a_clear_error(url: str, jobstore: str, tmp_path: P
     with pytest.raises(SchedulerUnavailable, match="cannot be used"):
         adapter.list_entries()
     results = list(adapter.apply([Operation(OpKind.CREATE, "x", every("x", 1))]))
-    assert not results[0].ok and "cannot be used" in (results[0].error or "")
+    assert not results[0].ok
+    assert "cannot be used" in (results[0].error or "")
 
 
 def test_normalize_gives_the_read_back_form(tmp_path: Path) -> None:

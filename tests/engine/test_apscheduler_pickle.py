@@ -96,6 +96,7 @@ def test_args_of_a_user_class_are_a_problem_not_an_import() -> None:
 
 def test_garbage_is_a_problem_entry() -> None:
     job = read_job("broken", b"\x80\x05not a pickle", 12.0)
-    assert job.problem is not None and "cannot be read" in job.problem
+    assert job.problem is not None
+    assert "cannot be read" in job.problem
     entry = job.entry()
     assert entry.next_run_at == datetime.fromtimestamp(12.0, UTC)
