@@ -1,0 +1,98 @@
+"""Read side: schedules of a project with their ids, run times and views.
+
+Runs on the event-loop thread with the reader workspace only (see ``context``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from schedsync.server.errors import not_found
+from schedsync.server.views import cron_engine, next_run, schedule_view
+
+if TYPE_CHECKING:
+    from schedsync.engine.repository import RepoSchedule
+    from schedsync.server.context import ApiContext
+
+
+class ProjectIndex:
+    """A project's schedules sorted by name, built once per loaded repository."""
+
+    def __init__(self, schedules: list[RepoSchedule]) -> None:
+        self.items = sorted(schedules, key=lambda rs: rs.schedule.name)
+        self.names = [rs.schedule.name for rs in self.items]
+
+    def after(self, name: str | None) -> Iterator[RepoSchedule]:
+        start = 0 if name is None else bisect.bisect_right(self.names, name)
+        return iter(self.items[start:])
+
+
+_indexes: dict[tuple[int, str], tuple[object, ProjectIndex]] = {}
+
+
+def project_index(ctx: ApiContext, slug: str) -> ProjectIndex:
+    repo = ctx.reader.repo
+    key = (id(repo), slug)
+    hit = _indexes.get(key)
+    if hit is not None and hit[0] is repo:
+        return hit[1]
+    if len(_indexes) > 64:
+        _indexes.clear()
+    index = ProjectIndex(list(repo.project(slug)))
+    _indexes[key] = (repo, index)
+    return index
+
+
+def project_known(ctx: ApiContext, slug: str) -> bool:
+    config = ctx.reader.repo.config
+    return config is not None and slug in config.projects
+
+
+def _records(ctx: ApiContext, slug: str) -> dict[str, Any]:
+    records: dict[str, Any] = ctx.records.get(
+        slug, lambda: dict(ctx.reader.state.schedule_records(slug))
+    )
+    return records
+
+
+def record_for(ctx: ApiContext, slug: str, name: str) -> Any:
+    """The schedule's state record; created on first sight (ids are created once)."""
+    records = _records(ctx, slug)
+    record = records.get(name)
+    if record is None:
+        record = ctx.reader.state.ensure_schedule(slug, name)
+        records[name] = record
+    return record
+
+
+def find_by_id(ctx: ApiContext, slug: str, schedule_id: str) -> tuple[RepoSchedule, Any]:
+    if len(schedule_id) > 200:
+        raise not_found(f"schedule {schedule_id[:40]!r}...")
+    record = ctx.reader.state.schedule_by_id(slug, schedule_id)
+    if record is None:
+        raise not_found(f"schedule {schedule_id!r} in project {slug!r}")
+    rs = ctx.reader.repo.find(slug, record.name)
+    if rs is None:
+        raise not_found(f"schedule {schedule_id!r} in project {slug!r}")
+    return rs, record
+
+
+def view(
+    ctx: ApiContext, rs: RepoSchedule, record: Any, now: datetime | None = None
+) -> dict[str, Any]:
+    slug = rs.project
+    project = ctx.reader.config.projects[slug]
+    scheduler = project.schedulers.get(rs.schedule.scheduler)
+    engine = cron_engine(scheduler.type if scheduler is not None else "")
+    default_tz = getattr(project, "timezone", None) or "UTC"
+    return schedule_view(
+        rs,
+        schedule_id=str(record.id),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        last_run_at=getattr(record, "last_run_at", None),
+        next_run_at=next_run(rs.schedule, default_tz, engine, now or datetime.now(UTC)),
+    )

@@ -1,0 +1,85 @@
+"""The server's shared state: two workspaces on the same repository.
+
+``reader`` is used only on the event-loop thread (list, get, fires, auth: fast, no
+thread hop); ``writer`` only on the single writer thread, which runs every write and
+every call that reaches a live scheduler, one at a time. Each has its own state-store
+connection, so neither is shared between threads. After a write the writer hands its
+freshly loaded repository to the reader (an atomic reference swap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from schedsync.engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from schedsync.engine.repository import LoadedRepository
+
+T = TypeVar("T")
+_CACHE_SECONDS = 2.0
+
+
+@dataclass
+class TimedCache:
+    """Per-project values from the state store, refreshed after ``_CACHE_SECONDS``.
+
+    The list endpoint needs ids and run times for a page; loading them for the whole
+    project on every request would cost more than the rest of the request.
+    """
+
+    values: dict[str, tuple[float, Any]] = field(default_factory=dict)
+
+    def get(self, project: str, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        hit = self.values.get(project)
+        if hit is not None and now - hit[0] < _CACHE_SECONDS:
+            value: T = hit[1]
+            return value
+        fresh = load()
+        self.values[project] = (now, fresh)
+        return fresh
+
+    def clear(self) -> None:
+        self.values.clear()
+
+
+@dataclass
+class ApiContext:
+    root: Path
+    reader: Workspace
+    writer: Workspace
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="schedsync-writer")
+    )
+    records: TimedCache = field(default_factory=TimedCache)
+    run_times: TimedCache = field(default_factory=TimedCache)
+    seen_head: str | None = None  # the commit the writer's repository was loaded at
+
+    @classmethod
+    def open(cls, root: Path) -> ApiContext:
+        reader = Workspace.open(root, allow_invalid=True)
+        writer = Workspace(reader.root, reader.repo)
+        return cls(reader.root, reader, writer)
+
+    async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the writer thread, after every write queued before it."""
+        future = self.executor.submit(fn, *args)
+        return await asyncio.wrap_future(future)
+
+    def publish(self, repo: LoadedRepository) -> None:
+        """Writer thread: make a freshly loaded repository visible to readers."""
+        self.reader.repo = repo
+        self.records.clear()
+        self.run_times.clear()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.writer.close()
+        self.reader.close()

@@ -1,0 +1,200 @@
+"""The write pipeline, run on the writer thread one write at a time.
+
+Under the repository's cross-process lock: edit the YAML surgically, validate the
+whole repository as it would be (refuse with 422 before anything is written), write
+and commit as the calling user in one commit, push if a push remote exists. Then,
+outside the lock, apply the change to the live scheduler; a failed apply keeps the
+commit and is reported in the response's ``sync``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from schedsync.engine.errors import FatalError
+from schedsync.server.errors import ApiError, from_engine, not_found
+
+if TYPE_CHECKING:
+    from schedsync.engine.repository import RepoSchedule
+    from schedsync.engine.workspace import Workspace
+    from schedsync.server.auth import Caller
+    from schedsync.server.context import ApiContext
+
+
+@dataclass
+class Edit:
+    """What one API write changes: files, and which live entries to apply."""
+
+    action: str
+    name: str
+    texts: dict[str, str] = field(default_factory=dict)  # repo-relative path -> new text
+    apply: dict[str, set[str]] = field(default_factory=dict)  # scheduler -> names
+    renamed_from: str | None = None
+
+
+@dataclass
+class WriteResult:
+    name: str
+    commit: str | None
+    sync: dict[str, Any]
+
+
+def read_text(root: Path, rel: str) -> str:
+    path = root / rel
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def refuse_invalid(ws: Workspace, texts: dict[str, str]) -> None:
+    """Load the repository as it would be after the edit; 422 listing every error."""
+    from schedsync.engine.repository import load_repository_from_files
+
+    root = ws.root
+    paths = [root / "schedsync.yaml", *sorted((root / "schedules").rglob("*.y*ml"))]
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in paths if p.is_file()}
+    files.update({path: text.encode() for path, text in texts.items()})
+    candidate = load_repository_from_files(files)
+    errors = candidate.diagnostics.errors
+    before = {(d.file, d.code, d.path) for d in ws.repo.diagnostics.errors}
+    new = [d for d in errors if (d.file, d.code, d.path) not in before or d.file in texts]
+    if new:
+        raise ApiError(
+            "validation_error",
+            f"the change would make the repository invalid ({len(new)} error(s)); nothing "
+            "was written",
+            {"errors": [_diagnostic(d) for d in new]},
+        )
+
+
+def _diagnostic(d: Any) -> dict[str, Any]:
+    return {
+        "field": d.path,
+        "message": d.message,
+        "type": d.code,
+        "file": d.file,
+        "line": d.line,
+        "column": d.column,
+        "expected": d.expected,
+        "found": d.found,
+        "fix": d.fix,
+    }
+
+
+def commit_edit(ctx: ApiContext, caller: Caller, slug: str, edit: Edit) -> str | None:
+    """Validate, write, commit and push ``edit``; the repository lock is held by the caller."""
+    from schedsync.engine.repo_writer import FileEdit, RepoWriter
+
+    ws = ctx.writer
+    changed = {p: t for p, t in edit.texts.items() if t != read_text(ws.root, p)}
+    if not changed:
+        return None  # git refuses an empty commit; a no-op write makes none
+    refuse_invalid(ws, changed)
+    # One commit, pushed when a push remote exists; on a rejected push the writer puts
+    # the files and the checkout back and raises PushRejected (a 409).
+    result = RepoWriter(ws.root).write(
+        [FileEdit(path, text) for path, text in sorted(changed.items())],
+        f"{edit.action} schedule {slug}/{edit.name} (API, by {caller.name})",
+        author_name=caller.name,
+        author_email=caller.author_email,
+    )
+    commit: str | None = result.commit
+    return commit
+
+
+def run_write(
+    ctx: ApiContext, caller: Caller, slug: str, plan_edit: Any, details: dict[str, Any]
+) -> WriteResult:
+    """The whole pipeline for one write; ``plan_edit(ws) -> Edit`` runs under the lock."""
+    from schedsync.engine.repo_writer import RepoWriter
+
+    ws = ctx.writer
+    action, target = details.get("action", "write"), details.get("target", "")
+    try:
+        with RepoWriter(ws.root).lock():
+            refresh(ctx)
+            edit: Edit = plan_edit(ws)
+            target = edit.name
+            commit = commit_edit(ctx, caller, slug, edit)
+            record_state(ws, slug, edit)
+            if commit is not None:
+                ws.reload()
+                ctx.publish(ws.repo)
+    except ApiError as exc:
+        audit(ws, caller, action, slug, target, f"refused: {exc.code}", details)
+        raise
+    except FatalError as exc:
+        audit(ws, caller, action, slug, target, f"refused: {exc}", details)
+        raise from_engine(exc) from None
+    except Exception as exc:
+        audit(ws, caller, action, slug, target, f"error: {type(exc).__name__}", details)
+        raise
+    sync = apply_live(ws, slug, edit)
+    if edit.action == "delete" and sync["status"] == "applied":
+        ws.state.forget_schedule(slug, edit.name)
+        ctx.records.clear()
+    audit(ws, caller, action, slug, edit.name, "ok" if sync["status"] == "applied"
+          else "committed; live apply failed", {**details, "commit": commit, "sync": sync})
+    return WriteResult(edit.name, commit, sync)
+
+
+def refresh(ctx: ApiContext) -> None:
+    """Another process (CLI, another replica, a git pull) may have changed the files."""
+    ws = ctx.writer
+    from schedsync.engine.gitrepo import GitRepo
+
+    git = GitRepo.open(ws.root)
+    head = git.head() if git is not None else None
+    if head is None or head != ctx.seen_head:
+        ws.reload()
+        ctx.publish(ws.repo)
+        ctx.seen_head = head
+
+
+def record_state(ws: Workspace, slug: str, edit: Edit) -> None:
+    state = ws.state
+    if edit.renamed_from is not None:
+        state.rename_schedule(slug, edit.renamed_from, edit.name)
+    if edit.action != "delete":
+        state.ensure_schedule(slug, edit.name)
+    if edit.action not in ("create", "delete"):
+        state.touch(slug, edit.name, datetime.now(UTC))
+
+
+def apply_live(ws: Workspace, slug: str, edit: Edit) -> dict[str, Any]:
+    from schedsync.engine.sync import apply_schedules
+
+    errors: list[str] = []
+    for scheduler, names in sorted(edit.apply.items()):
+        try:
+            result = apply_schedules(ws, slug, scheduler, names)
+        except Exception as exc:  # noqa: BLE001 - the commit stays; the caller is told why
+            errors.append(f"{scheduler}: {type(exc).__name__}: {exc}")
+            continue
+        errors.extend(f"{scheduler}: {change.name}: {error}" for change, error in result.failed)
+    if errors:
+        return {"status": "failed", "error": "; ".join(errors)}
+    return {"status": "applied"}
+
+
+def audit(
+    ws: Workspace, caller: Caller, action: str, slug: str, target: str, result: str,
+    details: dict[str, Any],
+) -> None:
+    try:
+        ws.state.audit(actor=caller.name, action=action, project=slug, target=target,
+                       result=result, details=details)
+    except Exception:
+        # An audit failure must not turn a write that is done into an error.
+        import logging
+
+        logging.getLogger("schedsync.server").exception("could not write the audit entry")
+
+
+def find_current(ws: Workspace, slug: str, schedule_id: str) -> RepoSchedule:
+    record = ws.state.schedule_by_id(slug, schedule_id)
+    found = ws.repo.find(slug, record.name) if record is not None else None
+    if found is None:
+        raise not_found(f"schedule {schedule_id!r} in project {slug!r}")
+    return found
