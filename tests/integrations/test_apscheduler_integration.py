@@ -1,0 +1,158 @@
+"""A real APScheduler process with the integration installed runs what the adapter writes.
+
+The scheduler is a ``BlockingScheduler`` in a subprocess on a SQLite job store; its job
+function appends a line to a file. Started with an empty store it would sleep forever,
+so every job it runs here was picked up through the integration's heartbeat.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schedsync.engine.adapters.apscheduler import APSchedulerAdapter
+from schedsync.engine.spec import Spec, make_spec
+from schedsync.engine.state import StateStore
+from schedsync.schemas.config import APSchedulerScheduler
+
+pytestmark = pytest.mark.slow
+
+TASKS = textwrap.dedent("""\
+    def append(path, text):
+        with open(path, "a") as out:
+            out.write(text + "\\n")
+
+    def boom():
+        raise RuntimeError("boom")
+""")
+SCHEDULER = textwrap.dedent("""\
+    import sys
+    from pathlib import Path
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from schedsync.integrations.apscheduler import install
+
+    url, state, repo, ready = sys.argv[1:5]
+    scheduler = BlockingScheduler(jobstores={"default": SQLAlchemyJobStore(url=url)},
+                                  timezone="UTC")
+    install(scheduler, state=state, project="demo", repo_root=Path(repo), heartbeat=0.5)
+    scheduler.add_listener(lambda event: Path(ready).write_text("started"),
+                           EVENT_SCHEDULER_STARTED)
+    scheduler.start()
+""")
+
+
+@dataclass
+class LiveScheduler:
+    adapter: APSchedulerAdapter
+    state: StateStore
+    out: Path
+    log: Path
+
+    def lines(self) -> list[str]:
+        return self.out.read_text().splitlines() if self.out.exists() else []
+
+
+def wait_for(check: Callable[[], Any], what: str, live: LiveScheduler,
+             timeout: float = 8.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; scheduler log:\n"
+                         f"{live.log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveScheduler]:
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "firetasks.py").write_text(TASKS)
+    script = tmp_path / "run_scheduler.py"
+    script.write_text(SCHEDULER)
+    config = APSchedulerScheduler(type="apscheduler", url="sqlite:///jobs/jobs.sqlite")
+    adapter = APSchedulerAdapter(config, tmp_path)
+    adapter.list_entries()
+    state = StateStore.open(".schedsync/state.db", tmp_path)
+    ready, log = tmp_path / "ready", tmp_path / "scheduler.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, str(script), f"sqlite:///{tmp_path}/jobs/jobs.sqlite",
+             ".schedsync/state.db", str(tmp_path), str(ready)],
+            env={**os.environ, "PYTHONPATH": str(tmp_path / "mods")},
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    try:
+        found = LiveScheduler(adapter, state, tmp_path / "out.txt", log)
+        wait_for(ready.exists, "the scheduler to start", found, timeout=15)
+        yield found
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        adapter.close()
+        state.close()
+
+
+def appender(live: LiveScheduler, name: str, seconds: int, text: str) -> Spec:
+    return make_spec(name=name, trigger_type="interval",
+                     trigger={"every": seconds, "period": "seconds"},
+                     task="firetasks:append", args=[str(live.out), text], timezone="UTC")
+
+
+def test_created_job_runs_disable_stops_it_trigger_runs_once(live: LiveScheduler) -> None:
+    spec = appender(live, "tick", 1, "tick")
+    live.adapter.create("tick", spec)
+    wait_for(lambda: live.lines().count("tick") >= 2, "two scheduled runs", live)
+
+    live.adapter.set_enabled("tick", False)
+    time.sleep(1.5)  # a run already started may still finish
+    stopped_at = len(live.lines())
+    time.sleep(3)
+    assert len(live.lines()) == stopped_at
+    assert live.adapter.list_entries()[0].spec["enabled"] is False
+
+    manual = appender(live, "tick", 1, "manual")
+    run_id = live.adapter.trigger("tick", manual)
+    wait_for(lambda: "manual" in live.lines(), "the manual run", live, timeout=5)
+    time.sleep(1.5)
+    assert live.lines().count("manual") == 1
+    # The one-off job is gone after its run; the paused schedule is untouched.
+    assert [e.key for e in live.adapter.list_entries()] == ["tick"]
+
+    fired = wait_for(lambda: (f := live.state.fire(run_id)) and f.status == "succeeded" and f,
+                     "the manual fire record", live)
+    assert fired.source == "manual"
+    assert fired.name == "tick"
+    fires, _ = live.state.fires("demo", "tick", limit=100)
+    scheduled = [f for f in fires if f.source == "schedule"]
+    assert len(scheduled) >= 2
+    assert all(f.task_id.startswith("tick@") for f in scheduled)
+    assert {f.status for f in scheduled} <= {"succeeded", "pending"}
+    assert any(f.status == "succeeded" and f.finished_at is not None for f in scheduled)
+
+
+def test_failed_runs_are_recorded_and_never_stop_the_scheduler(live: LiveScheduler) -> None:
+    live.adapter.create("bad", make_spec(
+        name="bad", trigger_type="interval", trigger={"every": 1, "period": "seconds"},
+        task="firetasks:boom", timezone="UTC"))
+
+    def failed() -> list[Any]:
+        return [f for f in live.state.fires("demo", "bad", limit=20)[0] if f.status == "failed"]
+
+    records = wait_for(lambda: len(failed()) >= 2 and failed(), "failed fires", live)
+    assert records[0].error is not None
+    assert "RuntimeError: boom" in records[0].error
+    # The scheduler keeps going: a job added afterwards still runs.
+    live.adapter.create("tick", appender(live, "tick", 1, "after"))
+    wait_for(lambda: "after" in live.lines(), "a run after the failures", live)
