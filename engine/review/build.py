@@ -1,0 +1,76 @@
+"""Computing a review: read both sides, match schedules, time them, find what matters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from schedsync.engine.config import find_repo_root
+from schedsync.engine.review.compare import compare
+from schedsync.engine.review.entries import EntryKey, entries_of
+from schedsync.engine.review.findings import change_findings
+from schedsync.engine.review.history import attach_history
+from schedsync.engine.review.lines import LineFinder, attach_lines
+from schedsync.engine.review.model import Change, Entry, Finding, Kind, Review, SideInfo
+from schedsync.engine.review.pileups import pileup_findings
+from schedsync.engine.review.sides import Side, open_git, read_ref, read_working_tree
+from schedsync.engine.review.timing import fires, timing
+from schedsync.schemas.config import ReviewConfig
+
+
+def review_change(root: Path | None, base: str, head: str | None = None, *,
+                  now: datetime | None = None) -> Review:
+    """What the git change from ``base`` to ``head`` (default: the working tree) does.
+
+    Raises ``ConfigError`` outside git and ``UnknownRef`` for a ref this clone lacks;
+    an invalid head side is not raised but returned (``Review.failed``) with its errors.
+    """
+    git = open_git(find_repo_root(root))
+    base_side = read_ref(git, base)
+    head_side = read_ref(git, head) if head else read_working_tree(git)
+    return review_sides(base_side, head_side, now or datetime.now(UTC))
+
+
+def _info(side: Side) -> SideInfo:
+    return SideInfo(side.label, side.commit, tuple(d for d in side.diagnostics() if d.is_error))
+
+
+def review_sides(base: Side, head: Side, now: datetime) -> Review:
+    review = Review(_info(base), _info(head), now)
+    if review.failed:
+        return review  # a half-read head would show valid schedules as deleted
+    if review.base_errors:
+        review.notes.append(
+            f"the base side ({base.label}) has {len(review.base_errors)} error(s); schedules "
+            "in its broken parts cannot be compared and show up as added"
+        )
+    old, new = entries_of(base.repo, base.prefix), entries_of(head.repo, head.prefix)
+    changes = compare(old, new)
+    attach_lines(changes, LineFinder(base.content, base.prefix),
+                 LineFinder(head.content, head.prefix))
+    for change in changes:
+        change.timing = timing(change, now)
+        upcoming = fires(change.after, now, 1)
+        change.next_run = upcoming[0] if upcoming else None
+    attach_history(changes, head.repo.config or base.repo.config, head.root, review.notes)
+    review.changes = changes
+    review.findings = _findings(review, head, old, new)
+    return review
+
+
+def _findings(review: Review, head: Side, old: dict[EntryKey, Entry],
+              new: dict[EntryKey, Entry]) -> list[Finding]:
+    config = head.repo.config
+    intervals = {slug: p.min_interval for slug, p in config.projects.items()} if config else {}
+    found: list[Finding] = []
+    for change in review.changes:
+        found.extend(change_findings(change, review.now, intervals))
+    limit = (config.review if config else ReviewConfig()).max_same_minute
+    moved = [(c.project, c.name) for c in review.changes if _moves_fires(c)]
+    found.extend(pileup_findings(old, new, moved, review.now, limit))
+    found.sort(key=lambda f: (f.file, f.line, f.code))
+    return found
+
+
+def _moves_fires(change: Change) -> bool:
+    return change.kind is not Kind.REMOVED and change.timing is not None and change.timing.moved

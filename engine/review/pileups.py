@@ -1,0 +1,112 @@
+"""Fleet pile-ups: minutes in which more schedules fire than the configured limit.
+
+Counted per wall minute over the next 7 days on both sides. Only minutes that are
+crowded after the change and were not before are reported, on the changed schedules
+that fire in them: an old crowd is not this pull request's news.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from schedsync.engine.review.entries import EntryKey
+from schedsync.engine.review.model import WINDOW_DAYS, Entry, Finding, Level
+from schedsync.engine.review.timing import window_fires
+
+Minutes = frozenset[int]  # minutes since the epoch (UTC)
+
+
+def _minute(moment: datetime) -> int:
+    return int(moment.timestamp()) // 60
+
+
+def _bucket_key(entry: Entry) -> tuple[str, bytes, str, str]:
+    spec = entry.spec
+    return (str(spec["trigger_type"]), orjson.dumps(spec["trigger"], option=orjson.OPT_SORT_KEYS),
+            entry.zone, entry.engine)
+
+
+class MinuteIndex:
+    """Minutes each schedule fires in, shared by equal triggers (fleets repeat them)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._cache: dict[tuple[str, bytes, str, str], Minutes] = {}
+
+    def minutes(self, entry: Entry) -> Minutes:
+        if not entry.timed or not entry.spec.get("enabled"):
+            return frozenset()
+        key = _bucket_key(entry)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._compute(entry)
+        return found
+
+    def _compute(self, entry: Entry) -> Minutes:
+        spec = entry.spec
+        if spec["trigger_type"] == "cron" and "second" in spec["trigger"]:
+            # A cron fires in the minutes its second-less form fires in; without the
+            # seconds the count stays within one per minute.
+            trigger = {k: v for k, v in spec["trigger"].items() if k != "second"}
+            entry = _with_trigger(entry, trigger)
+        fired = window_fires(entry, self.now)
+        if fired.capped:  # more often than every 30 s: every minute of the window
+            first = _minute(self.now)
+            return frozenset(range(first, first + WINDOW_DAYS * 1440 + 1))
+        return frozenset(_minute(t) for t in fired.instants)
+
+
+def _with_trigger(entry: Entry, trigger: Mapping[str, object]) -> Entry:
+    from dataclasses import replace
+
+    return replace(entry, spec={**entry.spec, "trigger": dict(trigger)})
+
+
+def _counts(index: MinuteIndex, entries: Iterable[Entry]) -> Counter[int]:
+    counter: Counter[int] = Counter()
+    for entry in entries:
+        counter.update(index.minutes(entry))
+    return counter
+
+
+def pileup_findings(base: Mapping[EntryKey, Entry], head: Mapping[EntryKey, Entry],
+                    changed: Iterable[EntryKey], now: datetime, limit: int) -> list[Finding]:
+    """One finding per changed schedule that fires in a newly crowded minute."""
+    changed = [k for k in changed if k in head]
+    if len(head) <= limit or not changed:
+        return []  # fewer schedules than the limit cannot crowd a minute
+    index = MinuteIndex(now)
+    after = _counts(index, head.values())
+    crowded = {m for m, n in after.items() if n > limit}
+    if not crowded:
+        return []
+    before = _counts(index, base.values())
+    new = {m for m in crowded if before.get(m, 0) <= limit}
+    out = []
+    for key in changed:
+        entry = head[key]
+        hits = sorted(index.minutes(entry) & new)
+        if hits:
+            out.append(_finding(entry, hits, after, limit))
+    return out
+
+
+def _finding(entry: Entry, hits: list[int], after: Counter[int], limit: int) -> Finding:
+    zone = ZoneInfo(entry.zone)
+    first = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(minutes=hits[0])
+    peak = max(after[m] for m in hits)
+    more = f" and {len(hits) - 1} more minute(s) in the next 7 days" if len(hits) > 1 else ""
+    return Finding(
+        Level.WARNING, "pile-up", entry.project, entry.name, entry.file,
+        entry.line_of("trigger"), "Fleet pile-up",
+        f"{entry.project}/{entry.name} fires at {first.astimezone(zone):%Y-%m-%d %H:%M %Z} "
+        f"together with {after[hits[0]] - 1} other schedules (up to {peak} in one minute"
+        f"{more}); the limit is review.max_same_minute = {limit} and the minute was not "
+        "crowded before this change. Spread the start minutes (e.g. minute: \"7\" instead "
+        "of \"0\") or raise the limit in schedsync.yaml.",
+    )
