@@ -33,6 +33,10 @@ from schedsync.engine.state.schema import schedules as schedules_table
 _PG_MIGRATION_LOCK = 0x5C4ED
 
 
+def _one_line(error: BaseException | None) -> str:
+    return " ".join(str(error).split())
+
+
 def _now(value: datetime | None) -> datetime:
     return utcnow() if value is None else to_utc(value)
 
@@ -79,13 +83,14 @@ class StateStore:
             yield
         except sa.exc.OperationalError as exc:
             raise StateError(
-                f"state {self.where}: {exc.orig}; check that it is reachable and not held "
-                "by a stuck process (writers wait up to 30 s), then retry"
+                f"state {self.where}: {_one_line(exc.orig)}; check that it is reachable and "
+                "not held by a stuck process (writers wait up to 30 s), then retry"
             ) from exc
         except sa.exc.DatabaseError as exc:
             raise StateError(
-                f"state {self.where}: {exc.orig}; is `state:` in schedsync.yaml pointing at "
-                "a schedsync state file? Restore it from a backup or choose a new path"
+                f"state {self.where}: {_one_line(exc.orig)}; is `state:` in schedsync.yaml "
+                "pointing at a schedsync state file? Restore it from a backup or choose a "
+                "new path"
             ) from exc
 
     @contextmanager
