@@ -49,6 +49,8 @@ def review_sides(base: Side, head: Side, now: datetime) -> Review:
     attach_lines(changes, LineFinder(base.content, base.prefix),
                  LineFinder(head.content, head.prefix))
     for change in changes:
+        if change.after is not None:  # findings on the fleet point at the field lines too
+            new[(change.project, change.name)] = change.after
         change.timing = timing(change, now)
         upcoming = fires(change.after, now, 1)
         change.next_run = upcoming[0] if upcoming else None
