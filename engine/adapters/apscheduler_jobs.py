@@ -185,9 +185,15 @@ def zone_name(zone: Any) -> str:
 
 
 def _cron_part(trigger: CronTrigger) -> tuple[dict[str, str], str]:
-    fields = {field.name: str(field) for field in trigger.fields}
+    fields = tuple((field.name, str(field)) for field in trigger.fields)
+    # Many jobs share a cron: translate each distinct one once (a copy per caller).
+    return dict(_cron_fields(fields)), zone_name(trigger.timezone)
+
+
+@functools.lru_cache(maxsize=8192)
+def _cron_fields(fields: tuple[tuple[str, str], ...]) -> dict[str, str]:
     try:
-        return from_apscheduler(fields), zone_name(trigger.timezone)
+        return from_apscheduler(dict(fields))
     except UnrepresentableCron as exc:
         raise Unrepresentable(str(exc)) from None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import datetime as _dt
+import functools
 import importlib
 import io
 import pickle
@@ -99,6 +100,7 @@ def _safe_getattr(obj: Any, name: str) -> Any:
     return Opaque(f"getattr({obj!r}, {name!r})")
 
 
+@functools.lru_cache(maxsize=1024)
 def _resolve(module: str, name: str) -> Any:
     # Python 2 names (protocols 0-2: copy_reg, __builtin__), as pickle's own find_class.
     module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
