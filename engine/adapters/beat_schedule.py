@@ -41,7 +41,7 @@ class BeatScheduleAdapter(AdapterBase):
             )
         self.config = config
         self.repo_root = repo_root
-        self.project = project
+        self.project = project or cc.project_of(config, repo_root)
         self.app = cc.load_app(config.app, repo_root)
         zone = config.timezone or self.app.conf.timezone or "UTC"
         self.capabilities = Capabilities(

@@ -122,6 +122,27 @@ def managed_name(headers: Any) -> tuple[str | None, str | None]:
     return headers[NAME_HEADER], project if isinstance(project, str) else None
 
 
+def project_of(config: CeleryBeatScheduler, repo_root: Path) -> str | None:
+    """The project whose ``schedsync.yaml`` entry is ``config`` (None if not exactly one).
+
+    Adapters are opened from a scheduler's config alone; the project name goes into the
+    entry headers so that fires land on the right project.
+    """
+    try:
+        import yaml
+
+        from schedsync.engine.config import CONFIG_NAME, expand_env
+        from schedsync.schemas.config import RepoConfig
+
+        raw = yaml.safe_load((repo_root / CONFIG_NAME).read_text(encoding="utf-8"))
+        repo = RepoConfig.model_validate(expand_env(raw))
+    except Exception:  # noqa: BLE001 - no readable config: the caller passes project
+        return None
+    found = [slug for slug, project in repo.projects.items()
+             if any(other == config for other in project.schedulers.values())]
+    return found[0] if len(found) == 1 else None
+
+
 # -- next run --------------------------------------------------------------------------
 
 
@@ -133,25 +154,30 @@ def _clock_app(timezone: str) -> Celery:
     return Celery("schedsync-clock", set_as_current=False, timezone=timezone)
 
 
-def celery_schedule(trigger_type: str, trigger: dict[str, Any], timezone: str) -> Any:
-    """A spec trigger as a Celery schedule object evaluated in ``timezone``."""
+def celery_schedule(
+    trigger_type: str, trigger: dict[str, Any], timezone: str, now: datetime | None = None
+) -> Any:
+    """A spec trigger as a Celery schedule object evaluated in ``timezone`` (and, when
+    given, with ``now`` as the current time)."""
     from celery.schedules import crontab, schedule
 
     app = _clock_app(timezone)
+    nowfun = (lambda: now) if now is not None else None
     if trigger_type == "interval":
-        return schedule(run_every=timedelta(seconds=interval_seconds(trigger)), app=app)
+        every = timedelta(seconds=interval_seconds(trigger))
+        return schedule(run_every=every, nowfun=nowfun, app=app)
     if trigger_type == "cron":
-        return crontab(**cron_to_celery(trigger), app=app)
+        return crontab(**cron_to_celery(trigger), nowfun=nowfun, app=app)
     raise ValueError(f"Celery beat cannot evaluate a {trigger_type} trigger here")
 
 
 def next_due(schedule: Any, last_run_at: datetime | None, now: datetime) -> datetime:
-    """When beat will next consider the entry due (RedBeat's ``due_at``)."""
-    start = last_run_at or now
-    remaining = schedule.remaining_estimate(start)
+    """When beat will next consider the entry due (RedBeat's ``due_at``); ``schedule``
+    must be built with ``now`` (``celery_schedule(..., now=now)``)."""
+    remaining = schedule.remaining_estimate(last_run_at or now)
     if remaining is None:
         return now
-    due: datetime = start + remaining
+    due: datetime = now + remaining
     return max(due, now)
 
 

@@ -130,7 +130,7 @@ class DjangoCeleryBeatAdapter(AdapterBase):
             )
         self.config = config
         self.repo_root = repo_root
-        self.project = project
+        self.project = project or cc.project_of(config, repo_root)
         try:
             self.engine: Engine = sa.create_engine(database_url(config.url, repo_root))
         except (sa.exc.ArgumentError, ImportError) as exc:

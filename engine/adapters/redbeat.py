@@ -51,7 +51,7 @@ class RedBeatAdapter(AdapterBase):
             )
         self.config = config
         self.repo_root = repo_root
-        self.project = project
+        self.project = project or cc.project_of(config, repo_root)
         self.timezone = config.timezone or app_conf.get("timezone") or "UTC"
         self.prefix = config.key_prefix or app_conf.get("redbeat_key_prefix") or DEFAULT_PREFIX
         self.schedule_key = self.prefix + ":schedule"
@@ -258,7 +258,7 @@ class RedBeatAdapter(AdapterBase):
         memo = json.dumps([spec["trigger_type"], spec["trigger"]], sort_keys=True)
         if last_run is None and memo in cache:
             return cache[memo]
-        schedule = cc.celery_schedule(spec["trigger_type"], spec["trigger"], self.timezone)
+        schedule = cc.celery_schedule(spec["trigger_type"], spec["trigger"], self.timezone, now)
         score = int(cc.next_due(schedule, last_run or now, now).timestamp())
         if last_run is None:
             cache[memo] = score

@@ -180,3 +180,20 @@ def test_missing_url_is_a_config_error(tmp_path: Path) -> None:
     config = CeleryBeatScheduler(type="celery-beat", store="redbeat")
     with pytest.raises(ConfigError, match="url"):
         RedBeatAdapter(config, tmp_path)
+
+
+def test_new_entries_wait_for_their_first_due_time(adapter: RedBeatAdapter, prefix: str) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    before = datetime.now(UTC)
+    adapter.create("digest", cron_spec())
+    adapter.create("tick", interval_spec())
+    client = redis.Redis.from_url(URL, decode_responses=True)
+    digest = datetime.fromtimestamp(client.zscore(f"{prefix}:schedule", f"{prefix}digest"), UTC)
+    tick = datetime.fromtimestamp(client.zscore(f"{prefix}:schedule", f"{prefix}tick"), UTC)
+    client.close()
+    local = digest.astimezone(ZoneInfo("Europe/Berlin"))
+    assert (local.hour, local.minute, local.weekday() < 5) == (9, 0, True)
+    assert before < digest <= before + timedelta(days=4)
+    assert abs((tick - before) - timedelta(minutes=5)) < timedelta(seconds=5)
