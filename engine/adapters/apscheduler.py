@@ -29,6 +29,7 @@ from schedsync.engine.adapters.apscheduler_jobs import (
     new_state,
     run_time_timestamp,
     state_to_spec,
+    stored_spec,
     updated_state,
     with_enabled,
 )
@@ -282,12 +283,8 @@ class APSchedulerAdapter(AdapterBase):
         return run_id
 
     def normalize(self, spec: Spec) -> Spec:
-        """``spec`` as it reads back from this store (task as ``module:qualname``,
-        interval in its largest whole unit, no zone as UTC); fields the store cannot
-        hold are kept as given. Compare repository specs in this form."""
-        state = new_state(spec["name"], spec, self.config.executor, datetime.now(UTC))
-        stored = state_to_spec(spec["name"], state)
-        return {**spec, **{f: stored[f] for f in CAPABILITIES.fields}}
+        """``spec`` as it reads back from this store (see ``stored_spec``)."""
+        return stored_spec(spec)
 
     def close(self) -> None:
         self.store.close()

@@ -25,7 +25,7 @@ from schedsync.engine.cron.translate import (
     from_apscheduler,
     to_apscheduler,
 )
-from schedsync.engine.errors import UnsupportedOperation
+from schedsync.engine.errors import FatalError, UnsupportedOperation
 from schedsync.engine.spec import Spec, canonical_instant, make_spec
 
 JobState = dict[str, Any]
@@ -107,9 +107,9 @@ def first_run(trigger: Trigger, now: datetime) -> datetime | None:
     return next_time
 
 
-def new_state(key: str, spec: Spec, executor: str, now: datetime) -> JobState:
-    """The state of a job schedsync creates (``Job.__getstate__`` layout)."""
-    trigger = build_trigger(spec)
+def _job_state(key: str, spec: Spec, trigger: Trigger, executor: str, name: str,
+               next_run_time: datetime | None, misfire_grace_time: int) -> JobState:
+    # Key for key what ``apscheduler.job.Job.__getstate__`` returns, in its order.
     return {
         "version": 1,
         "id": key,
@@ -118,12 +118,20 @@ def new_state(key: str, spec: Spec, executor: str, now: datetime) -> JobState:
         "executor": executor,
         "args": tuple(spec.get("args") or ()),
         "kwargs": dict(spec.get("kwargs") or {}),
-        "name": key,
-        "misfire_grace_time": DEFAULT_MISFIRE_GRACE,
+        "name": name,
+        "misfire_grace_time": misfire_grace_time,
         "coalesce": True,
         "max_instances": 1,
-        "next_run_time": first_run(trigger, now) if spec.get("enabled", True) else None,
+        "next_run_time": next_run_time,
     }
+
+
+def new_state(key: str, spec: Spec, executor: str, now: datetime) -> JobState:
+    """The state of a job schedsync creates; its ``name`` is the schedule name, which is
+    what APScheduler's log lines show."""
+    trigger = build_trigger(spec)
+    next_run = first_run(trigger, now) if spec.get("enabled", True) else None
+    return _job_state(key, spec, trigger, executor, key, next_run, DEFAULT_MISFIRE_GRACE)
 
 
 def _same_trigger(old: Spec, new: Spec) -> bool:
@@ -138,7 +146,7 @@ def updated_state(old_state: JobState, old_spec: Spec, spec: Spec, now: datetime
     state["func"] = func_ref(spec["task"])
     state["args"] = tuple(spec.get("args") or ())
     state["kwargs"] = dict(spec.get("kwargs") or {})
-    if not _same_trigger(old_spec, spec):
+    if not _same_trigger(old_spec, stored_spec(spec)):
         state["trigger"] = build_trigger(spec)
         state["next_run_time"] = None
     enabled = bool(spec.get("enabled", True))
@@ -159,14 +167,9 @@ def with_enabled(state: JobState, enabled: bool, now: datetime) -> JobState:
 def manual_state(run_id: str, spec: Spec, executor: str, now: datetime) -> JobState:
     """A one-off job the live scheduler runs at once (``trigger``); a generous grace time
     because a run requested from outside is never "due" to the second (SCHEDULERS.md)."""
-    return {
-        **new_state(run_id, {**spec, "trigger_type": "clocked",
-                             "trigger": {"run_at": canonical_instant(now)},
-                             "enabled": True}, executor, now),
-        "trigger": DateTrigger(run_date=now),
-        "misfire_grace_time": MANUAL_MISFIRE_GRACE,
-        "next_run_time": now,
-    }
+    name = spec.get("name") or run_id
+    return _job_state(run_id, spec, DateTrigger(run_date=now), executor, name, now,
+                      MANUAL_MISFIRE_GRACE)
 
 
 # --- APScheduler -> spec -------------------------------------------------------------
@@ -288,3 +291,21 @@ def run_time_timestamp(moment: datetime | None) -> float | None:
 
 def from_timestamp(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def stored_spec(spec: Spec) -> Spec:
+    """``spec`` as it reads back once written: task as ``module:qualname``, interval in
+    its largest whole unit, no zone as UTC. Fields a job cannot hold are kept as given;
+    a spec that cannot be written is returned unchanged (apply reports why)."""
+    try:
+        trigger_type, trigger, timezone = trigger_part(build_trigger(spec))
+        task = func_ref(spec["task"])
+    except (FatalError, Unrepresentable, ValueError, LookupError, TypeError):
+        return spec
+    return {**spec, **make_spec(
+        name=spec["name"], trigger_type=trigger_type, trigger=trigger, task=task,
+        args=spec.get("args") or (), kwargs=spec.get("kwargs"),
+        enabled=spec.get("enabled", True), timezone=timezone,
+        queue=spec.get("queue"), priority=spec.get("priority"), expires=spec.get("expires"),
+        description=spec.get("description"),
+    )}
