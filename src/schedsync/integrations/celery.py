@@ -147,13 +147,24 @@ def _safely(what: str, action: Any, *args: Any) -> None:
         log.warning("schedsync: could not record %s", what, exc_info=True)
 
 
+@dataclass(frozen=True)
+class Installed:
+    """What ``install`` connected; ``uninstall()`` disconnects it (tests, reloads)."""
+
+    handlers: tuple[tuple[Any, Any], ...]
+
+    def uninstall(self) -> None:
+        for signal, handler in self.handlers:
+            signal.disconnect(handler)
+
+
 def install(
     app: Celery,
     *,
     state: str | StateStore,
     repo_root: str | Path | None = None,
     project: str | None = None,
-) -> None:
+) -> Installed:
     """Record every run of a schedsync-managed schedule in the state store.
 
     ``state`` is the ``state`` location of ``schedsync.yaml`` (a SQLite path, relative to
@@ -170,7 +181,8 @@ def install(
         _safely("a fire", recorder.published, headers)
 
     def prerun(sender: Any = None, task_id: Any = None, task: Any = None, **_: Any) -> None:
-        _safely("a start", recorder.started, str(task_id), getattr(task, "request", None))
+        if getattr(task, "app", app) is app:  # only this app's tasks in a shared process
+            _safely("a start", recorder.started, str(task_id), getattr(task, "request", None))
 
     def failure(sender: Any = None, task_id: Any = None, exception: Any = None,
                 **_: Any) -> None:
@@ -179,8 +191,13 @@ def install(
     def postrun(sender: Any = None, task_id: Any = None, state: Any = None, **_: Any) -> None:
         _safely("an outcome", recorder.finished, str(task_id), state)
 
-    # weak=False: the handlers are closures that nothing else keeps alive.
-    signals.before_task_publish.connect(before_publish, weak=False)
-    signals.task_prerun.connect(prerun, weak=False)
-    signals.task_failure.connect(failure, weak=False)
-    signals.task_postrun.connect(postrun, weak=False)
+    handlers = (
+        (signals.before_task_publish, before_publish),
+        (signals.task_prerun, prerun),
+        (signals.task_failure, failure),
+        (signals.task_postrun, postrun),
+    )
+    for signal, handler in handlers:
+        # weak=False: the handlers are closures that nothing else keeps alive.
+        signal.connect(handler, weak=False)
+    return Installed(handlers)
