@@ -499,6 +499,10 @@ class _Doc:
     def _edit_nested_mapping(self, node: MappingNode, new: dict[str, Any], flow: bool) -> None:
         pairs = list(node.value)
         old_keys = [_construct(k) for k, _ in pairs]
+        if node.flow_style and any(k not in new for k in old_keys):
+            # Deleting from {...}: rewrite it (it is on its own line(s) anyway).
+            self.splice(node.start_mark.index, self.end(node), _text(new, self.quote, True))
+            return
         for i, ((key, value), name) in enumerate(zip(pairs, old_keys, strict=True)):
             if name not in new:
                 self._delete_pair(node, pairs, i)
@@ -525,8 +529,11 @@ class _Doc:
     def _replace_whole(self, node: Node, new: Any, key: Node | None, flow: bool) -> None:
         text = _text(new, self.quote, flow)
         if key is not None and not flow and not getattr(node, "flow_style", True):
-            # A block collection starts on the next line: rewrite from the colon.
-            self.splice(self._colon_after(key) + 1, self.end(node), " " + text)
+            # A block collection starts on the next line: rewrite from the colon to the
+            # end of its last line (a comment there described the old value).
+            end = self._content_line_end(node)
+            end -= len(self.text[:end]) - len(self.text[:end].rstrip("\r\n"))
+            self.splice(self._colon_after(key) + 1, end, " " + text)
         else:
             self.splice(node.start_mark.index, self.end(node), text)
 
@@ -693,11 +700,13 @@ class _Doc:
         return "".join(line + self.newline for line in [first, *rest])
 
     def _nested_indent(self, model: Node | None, key: str) -> int:
-        if not isinstance(model, MappingNode):
+        """The indent of ``key``'s block mapping in the nearest item that has one."""
+        if model is None or self.seq is None:
             return 0
-        for k, v in model.value:
-            if k.value == key and isinstance(v, MappingNode) and not v.flow_style and v.value:
-                return int(v.value[0][0].start_mark.column - k.start_mark.column)
+        for item in reversed(self.seq.value):
+            for k, v in item.value if isinstance(item, MappingNode) else ():
+                if k.value == key and isinstance(v, MappingNode) and not v.flow_style and v.value:
+                    return int(v.value[0][0].start_mark.column - k.start_mark.column)
         return 0
 
     def _new_list(self, entry: dict[str, Any]) -> None:
