@@ -70,12 +70,13 @@ def create(slug: str, entry: dict[str, Any], file: str | None) -> Any:
 
 
 def _inside_project(rel: str, slug: str, file: str | None) -> None:
-    # Belt and braces over safe_schedule_path: nothing is written outside the project.
+    # Belt and braces over safe_schedule_path: nothing is written outside the project,
+    # and nothing into a nested folder (the loader reads none).
     parts = rel.split("/")
-    if len(parts) < 3 or parts[:2] != ["schedules", slug] or not rel.endswith((".yaml", ".yml")):
+    if len(parts) != 3 or parts[:2] != ["schedules", slug] or not rel.endswith((".yaml", ".yml")):
         raise ApiError(
             "validation_error",
-            f"file {file!r} must be a .yaml file inside schedules/{slug}/",
+            f"file {file!r} must be a .yaml file directly inside schedules/{slug}/",
             {"errors": [{"field": "file", "message": "a .yaml path inside the project folder",
                          "type": "unsafe_path"}]},
         )
