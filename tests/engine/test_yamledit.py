@@ -126,8 +126,9 @@ def test_values_that_would_change_type_are_quoted() -> None:
         "email.daily-digest",
         {"args": ["yes", "on", "0", "*/5", "null", "1.5", "héllo wörld", 1, 2.5e20, None]},
     )
-    assert '    args: ["yes", "on", "0", "*/5", "null", "1.5", "héllo wörld", 1, 2.5e+20, null]\n' in (
-        new
+    assert (
+        '    args: ["yes", "on", "0", "*/5", "null", "1.5", "héllo wörld", 1, 2.5e+20, null]\n'
+        in (new)
     )
     assert load(new)["schedules"][0]["args"] == [
         "yes", "on", "0", "*/5", "null", "1.5", "héllo wörld", 1, 2.5e20, None,
@@ -144,7 +145,9 @@ def test_kwargs_mapping_changes_only_changed_keys() -> None:
 
 
 def test_four_space_style_block_trigger_and_cron_string() -> None:
-    new = update_schedule(FOUR_SPACE_NO_OFFSET, "a", {"trigger": {"every": 10, "period": "minutes"}})
+    new = update_schedule(
+        FOUR_SPACE_NO_OFFSET, "a", {"trigger": {"every": 10, "period": "minutes"}}
+    )
     assert new == FOUR_SPACE_NO_OFFSET.replace("every: 5", "every: 10")
     new = update_schedule(FOUR_SPACE_NO_OFFSET, "b", {"trigger": "30 9 * * *"})
     assert new == FOUR_SPACE_NO_OFFSET.replace('"0 9 * * *"', '"30 9 * * *"')
@@ -217,7 +220,8 @@ def test_strings_with_specials_are_double_quoted_and_escaped() -> None:
     value = 'a: "b" # c\n\t\u2028\x85 end'
     new = update_schedule(ZERO_OFFSET, "a", {"description": value})
     assert load(new)["schedules"][0]["description"] == value
-    assert "\u2028" not in new and "\x85" not in new
+    assert "\u2028" not in new
+    assert "\x85" not in new
 
 
 def test_single_quoted_value_stays_single_quoted() -> None:
@@ -399,7 +403,13 @@ _entries = st.fixed_dictionaries(
 _styles = st.sampled_from([SPEC_STYLE, FOUR_SPACE_NO_OFFSET, ZERO_OFFSET, "", "schedules: []\n"])
 
 
-@settings(max_examples=60, deadline=None, phases=[Phase.generate, Phase.target], suppress_health_check=[HealthCheck.too_slow])
+# No shrinking: shrinking these nested examples can take minutes; failures print in full.
+@settings(
+    max_examples=60,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     base=_styles,
     entries=st.lists(_entries, min_size=1, max_size=4, unique_by=lambda e: e["name"]),
