@@ -67,6 +67,8 @@ def ensure(conn: sa.Connection, project: str, name: str, now: datetime) -> Sched
 
 def ids_by_name(conn: sa.Connection, project: str, names: Iterable[str]) -> dict[str, str]:
     wanted = set(names)
+    if not wanted:
+        return {}
     query = sa.select(t.c.name, t.c.id).where(t.c.project == project)
     if len(wanted) <= _SMALL:
         query = query.where(t.c.name.in_(sorted(wanted)))
@@ -82,6 +84,8 @@ def ensure_many(
     wanted = list(dict.fromkeys(names))
     ids = ids_by_name(conn, project, wanted)
     missing = [n for n in wanted if n not in ids]
+    if not missing:
+        return ids
     natural = {n: next(candidate_ids(project, n)) for n in missing}
     taken: set[str] = set()
     for batch in chunks(natural.values()):

@@ -7,6 +7,7 @@ after ``record_applied`` loses nothing); the batch methods write many rows in on
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,9 +82,10 @@ class StateStore:
     def _guard(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
+            cause = _one_line(getattr(exc, "orig", exc))
             raise StateError(
-                f"state {self.where}: {_one_line(exc.orig)}; check that it is reachable and "
+                f"state {self.where}: {cause}; check that it is reachable and "
                 "not held by a stuck process (writers wait up to 30 s), then retry"
             ) from exc
         except sa.exc.DatabaseError as exc:
