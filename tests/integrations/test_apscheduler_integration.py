@@ -156,3 +156,90 @@ def test_failed_runs_are_recorded_and_never_stop_the_scheduler(live: LiveSchedul
     # The scheduler keeps going: a job added afterwards still runs.
     live.adapter.create("tick", appender(live, "tick", 1, "after"))
     wait_for(lambda: "after" in live.lines(), "a run after the failures", live)
+
+
+# --- in-process: the integration's own guarantees -------------------------------------
+
+class _BrokenStore:
+    """A state store that always fails, to prove recording never hurts the scheduler."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def record_fire(self, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        raise RuntimeError("state store down")
+
+    def finish_fire(self, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        raise RuntimeError("state store down")
+
+
+def test_a_failing_state_store_never_stops_jobs(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from schedsync.integrations.apscheduler import install
+
+    ran: list[int] = []
+    broken = _BrokenStore()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    installed = install(scheduler, state=broken, project="demo", heartbeat=0.2)
+    scheduler.add_job(ran.append, "interval", seconds=0.3, args=[1], id="quick")
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(ran) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(ran) >= 3
+        assert installed.flush()
+    finally:
+        scheduler.shutdown(wait=True)
+        installed.stop()
+    assert broken.calls >= 3
+    assert "could not record run" in caplog.text
+
+
+def test_asyncio_scheduler_is_woken_on_its_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from schedsync.integrations.apscheduler import install
+
+    (tmp_path / "mods").mkdir()
+    sys.path.insert(0, str(tmp_path / "mods"))
+    (tmp_path / "mods" / "asynctasks.py").write_text(TASKS)
+    config = APSchedulerScheduler(type="apscheduler", url="sqlite:///jobs.sqlite")
+    adapter = APSchedulerAdapter(config, tmp_path)
+    out = tmp_path / "out.txt"
+    store = StateStore.open("state.db", tmp_path)
+
+    async def main() -> None:
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{tmp_path}/jobs.sqlite")},
+            timezone="UTC")
+        installed = install(scheduler, state=store, project="demo", heartbeat=0.3)
+        scheduler.start()
+        await asyncio.sleep(0.2)
+        # Written from "outside" while the scheduler sleeps with an empty store.
+        await asyncio.to_thread(adapter.create, "tick", make_spec(
+            name="tick", trigger_type="interval", trigger={"every": 1, "period": "seconds"},
+            task="asynctasks:append", args=[str(out), "async"], timezone="UTC"))
+        for _ in range(60):
+            if out.exists():
+                break
+            await asyncio.sleep(0.1)
+        scheduler.shutdown(wait=False)
+        installed.stop()
+
+    try:
+        asyncio.run(main())
+        assert out.read_text().splitlines()[0] == "async"
+        fires, _ = store.fires("demo", "tick")
+        assert any(f.status == "succeeded" for f in fires)
+    finally:
+        sys.path.remove(str(tmp_path / "mods"))
+        adapter.close()
+        store.close()
