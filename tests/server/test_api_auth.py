@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Api
 
+from conftest import Api
 from schedsync.engine.state import StateStore
 
 BASE = "/api/v1/projects/acme/schedules"

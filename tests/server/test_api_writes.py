@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Api
 
+from conftest import Api
 from schedsync.engine.state import StateStore
 
 BASE = "/api/v1/projects/acme/schedules"
@@ -57,7 +57,8 @@ def test_create_writes_yaml_commits_as_the_caller_and_applies(api: Api) -> None:
     commit = api.git.head.commit
     assert commit.author.name == "operator"
     assert commit.author.email == "operator@example.com"
-    assert "create" in commit.message and "acme/billing.invoice" in commit.message
+    assert "create" in commit.message
+    assert "acme/billing.invoice" in commit.message
     assert response.headers["x-schedsync-commit"] == commit.hexsha
     assert "billing.invoice" in jobs(api.root)
     assert api.call("GET", f"{BASE}/{body['id']}").json()["kwargs"] == {"x": "ü"}
@@ -204,7 +205,8 @@ def test_patch_rename_keeps_the_id(api: Api) -> None:
     assert response.json()["renamed_from"] == "email.ping"
     assert api.ids()["email.heartbeat"] == sid
     text = (api.root / EMAIL).read_text()
-    assert "name: email.heartbeat" in text and "renamed_from: email.ping" in text
+    assert "name: email.heartbeat" in text
+    assert "renamed_from: email.ping" in text
     # The live entry is kept (same key), not recreated.
     assert "email.ping" in jobs(api.root)
 
@@ -236,7 +238,8 @@ def test_disable_enable_pause_the_live_job(api: Api) -> None:
     assert jobs(api.root)["email.ping"]["row_next"] is not None
     off = api.call("POST", f"{BASE}/{sid}/disable", who="operator")
     assert off.status_code == 200
-    assert off.json()["enabled"] is False and off.json()["next_run_at"] is None
+    assert off.json()["enabled"] is False
+    assert off.json()["next_run_at"] is None
     assert jobs(api.root)["email.ping"]["row_next"] is None
     assert "enabled: false" in (api.root / EMAIL).read_text()
     again = commits(api)
@@ -267,7 +270,8 @@ def test_trigger_returns_task_id_and_records_the_fire(api: Api) -> None:
     assert response.status_code == 202, response.text
     body = response.json()
     assert set(body) == {"task_id", "schedule_id", "fired_at"}
-    assert body["schedule_id"] == sid and body["task_id"]
+    assert body["schedule_id"] == sid
+    assert body["task_id"]
     fires = api.call("GET", f"{BASE}/{sid}/fires").json()["items"]
     assert fires[0]["task_id"] == body["task_id"]
     assert fires[0]["source"] == "manual"
