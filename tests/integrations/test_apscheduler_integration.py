@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,61 @@ def test_asyncio_scheduler_is_woken_on_its_loop(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path / "mods"))
         adapter.close()
         store.close()
+
+
+class _RecordingStore:
+    """Implements the two state store methods the integration calls."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.finishes: list[dict[str, Any]] = []
+
+    def record_fire(self, project: str, name: str, **fields: Any) -> None:
+        self.records.append({"project": project, "name": name, **fields})
+
+    def finish_fire(self, task_id: str, **fields: Any) -> None:
+        self.finishes.append({"task_id": task_id, **fields})
+
+
+def _fail() -> None:
+    raise ValueError("nope")
+
+
+def test_fires_of_the_chosen_job_stores_with_every_outcome() -> None:
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from schedsync.integrations.apscheduler import install
+
+    store = _RecordingStore()
+    scheduler = BackgroundScheduler(
+        jobstores={"default": MemoryJobStore(), "mine": MemoryJobStore()}, timezone="UTC")
+    installed = install(scheduler, state=store, project="demo", jobstores={"mine"})
+    past = datetime.now(UTC) - timedelta(seconds=30)
+    scheduler.add_job(print, "date", run_date=past, id="late", jobstore="mine",
+                      misfire_grace_time=1)
+    scheduler.add_job(_fail, "date", id="bad", jobstore="mine")
+    scheduler.add_job(len, "date", args=["x"], id="good@manual-abc", jobstore="mine")
+    scheduler.add_job(len, "date", args=["x"], id="elsewhere")
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(store.finishes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert installed.flush()
+    finally:
+        scheduler.shutdown(wait=True)
+        installed.stop()
+    names = {r["name"] for r in store.records} | {f["name"] for f in store.finishes}
+    assert names == {"late", "bad", "good"}
+    late = [r for r in store.records if r["name"] == "late"]
+    assert [r["status"] for r in late] == ["pending", "missed"]  # submitted, then too late
+    assert {r["task_id"] for r in late} == {f"late@{past.isoformat()}"}
+    finished = {f["name"]: f for f in store.finishes}
+    assert finished["bad"]["status"] == "failed"
+    assert finished["bad"]["error"] == "ValueError: nope"
+    assert finished["good"]["status"] == "succeeded"
+    assert finished["good"]["task_id"] == "good@manual-abc"
+    manual = [r for r in store.records if r["name"] == "good"]
+    assert manual[0]["source"] == "manual"
+    assert manual[0]["status"] == "pending"

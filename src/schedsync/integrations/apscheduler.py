@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,10 +132,12 @@ class Installation:
     """What ``install`` set up; ``stop()`` undoes it (tests, reloads)."""
 
     def __init__(self, scheduler: Any, store: FireStore | _Opener,
-                 project: str, heartbeat: float) -> None:
+                 project: str, heartbeat: float,
+                 jobstores: frozenset[str] | None = None) -> None:
         self.scheduler = scheduler
         self.project = project
         self.heartbeat = heartbeat
+        self.jobstores = jobstores
         self._store: FireStore | None = None if callable(store) else store
         self._open: _Opener | None = store if callable(store) else None
         self._queue: queue.Queue[FireEvent | threading.Event | _Stop] = queue.Queue()
@@ -159,6 +161,8 @@ class Installation:
         try:
             if event.code == EVENT_SCHEDULER_SHUTDOWN:
                 self.flush()
+                return
+            if self.jobstores is not None and event.jobstore not in self.jobstores:
                 return
             for fire in fire_events(event, datetime.now(UTC)):
                 self._queue.put(fire)
@@ -231,15 +235,18 @@ def _opener(state: str, repo_root: Path | None) -> Callable[[], FireStore]:
 
 
 def install(scheduler: Any, *, state: str | FireStore, project: str,
-            repo_root: Path | None = None, heartbeat: float = 2.0) -> Installation:
+            repo_root: Path | None = None, heartbeat: float = 2.0,
+            jobstores: Collection[str] | None = None) -> Installation:
     """Record the runs of ``scheduler`` into the schedsync state store and wake it every
     ``heartbeat`` seconds so jobs applied by schedsync are picked up promptly.
 
     ``state`` is the state location as in ``schedsync.yaml`` (a SQLite path, relative to
     ``repo_root``, or a PostgreSQL URL) or an open ``StateStore``. Call it before or
-    after ``scheduler.start()``.
+    after ``scheduler.start()``. ``jobstores`` limits recording to the runs of jobs in
+    those job store aliases (default: every job store).
     """
     if heartbeat <= 0:
         raise ValueError(f"heartbeat must be a positive number of seconds, got {heartbeat}")
     source = _opener(state, repo_root) if isinstance(state, str) else state
-    return Installation(scheduler, source, project, heartbeat).start()
+    only = frozenset(jobstores) if jobstores is not None else None
+    return Installation(scheduler, source, project, heartbeat, only).start()
