@@ -119,9 +119,8 @@ def _edit(ws: Workspace, writer: Any, change: Change, texts: dict[str, str], yam
     if change.action is Action.CREATE:
         assert change.live is not None  # _pick keeps only creates with a live side
         spec = {**change.live, "name": yaml_name(change.live, change.entry_key)}
-        path = writer.safe_schedule_path(change.project, None, spec["name"])
-        rel = path.relative_to(ws.root).as_posix()
-        text = texts.get(rel, _read(path))
+        rel = writer.safe_schedule_path(change.project, None, spec["name"]).as_posix()
+        text = texts.get(rel, _read(ws.root / rel))
         texts[rel] = yamledit.add_schedule(text, spec_to_entry(spec, change.scheduler, project_tz))
         return
     found = ws.repo.find(change.project, change.name)

@@ -51,6 +51,17 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # The one place user errors become messages and exit codes (also under click's
+        # test runner, which calls the group directly).
+        from schedsync.engine.errors import FatalError
+
+        try:
+            return super().invoke(ctx)
+        except FatalError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
