@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from schedsync.engine.config import find_repo_root
+from schedsync.engine.diagnostics import Diagnostic
 from schedsync.engine.review.compare import compare
 from schedsync.engine.review.entries import EntryKey, entries_of
 from schedsync.engine.review.findings import change_findings
@@ -16,6 +18,8 @@ from schedsync.engine.review.pileups import pileup_findings
 from schedsync.engine.review.sides import Side, open_git, read_ref, read_working_tree
 from schedsync.engine.review.timing import fires, timing
 from schedsync.schemas.config import ReviewConfig
+
+_ITEM = re.compile(r"^schedules\[(\d+)\]")
 
 
 def review_change(root: Path | None, base: str, head: str | None = None, *,
@@ -63,15 +67,25 @@ def review_sides(base: Side, head: Side, now: datetime) -> Review:
 def _findings(review: Review, head: Side, old: dict[EntryKey, Entry],
               new: dict[EntryKey, Entry]) -> list[Finding]:
     config = head.repo.config
-    intervals = {slug: p.min_interval for slug, p in config.projects.items()} if config else {}
+    frequent = _too_frequent(head)
     found: list[Finding] = []
     for change in review.changes:
-        found.extend(change_findings(change, review.now, intervals))
+        found.extend(change_findings(change, review.now, frequent))
     limit = (config.review if config else ReviewConfig()).max_same_minute
     moved = [(c.project, c.name) for c in review.changes if _moves_fires(c)]
     found.extend(pileup_findings(old, new, moved, review.now, limit))
     found.sort(key=lambda f: (f.file, f.line, f.code))
     return found
+
+
+def _too_frequent(head: Side) -> dict[tuple[str, int], Diagnostic]:
+    """The validator's min_interval warnings by (file, index of the schedule)."""
+    out = {}
+    for d in head.diagnostics():
+        match = _ITEM.match(d.path)
+        if d.code == "too-frequent" and match is not None:
+            out[(d.file, int(match.group(1)))] = d
+    return out
 
 
 def _moves_fires(change: Change) -> bool:

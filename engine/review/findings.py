@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from schedsync.engine.cron import dom_dow_ambiguous, dst_findings, min_gap_seconds
+from schedsync.engine.cron import dom_dow_ambiguous, dst_findings
+from schedsync.engine.diagnostics import Diagnostic
 from schedsync.engine.review.model import Change, Entry, Finding, Kind, Level
 
 DST_DAYS = 365
@@ -82,28 +83,19 @@ def _dom_dow(after: Entry) -> Finding:
     )
 
 
-def _too_often(after: Entry, min_interval: int) -> Finding | None:
-    gap = min_gap_seconds(str(after.spec["trigger_type"]), after.spec["trigger"], after.zone,
-                          after.engine)
-    if gap is None or gap >= min_interval:
-        return None
-    return _finding(
-        after, Level.WARNING, "min-interval", "trigger", "Fires more often than min_interval",
-        f"{after.project}/{after.name} fires every {_duration(gap)} at the shortest, more "
-        f"often than the project's min_interval of {_duration(min_interval)}; slow it down "
-        "or lower min_interval in schedsync.yaml if this is intended.",
+def _too_often(after: Entry, warning: Diagnostic) -> Finding:
+    # The repository validator already measured the gap (cached across runs): reuse its
+    # verdict rather than computing it again.
+    return Finding(
+        Level.WARNING, "min-interval", after.project, after.name, after.file,
+        after.line_of("trigger"),
+        "Fires more often than min_interval",
+        f"{after.project}/{after.name} {warning.message}; {warning.fix or ''}".rstrip("; "),
     )
 
 
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
 def change_findings(change: Change, now: datetime,
-                    min_intervals: Mapping[str, int | None]) -> list[Finding]:
+                    too_frequent: Mapping[tuple[str, int], Diagnostic]) -> list[Finding]:
     """Deletion, scheduler move, DST, DOM/DOW and min_interval findings of one change."""
     if change.kind is Kind.REMOVED:
         return [_deleted(change)]
@@ -119,9 +111,7 @@ def change_findings(change: Change, now: datetime,
         out.extend(_dst(after, now))
         if dom_dow_ambiguous(after.spec["trigger"]):
             out.append(_dom_dow(after))
-    limit = min_intervals.get(after.project)
-    if limit and kind in ("cron", "interval"):
-        slow = _too_often(after, limit)
-        if slow is not None:
-            out.append(slow)
+    warning = too_frequent.get((after.file, after.index))
+    if warning is not None:
+        out.append(_too_often(after, warning))
     return out

@@ -12,11 +12,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from schedsync.engine.review.entries import EntryKey
 from schedsync.engine.review.model import WINDOW_DAYS, Entry, Finding, Level
-from schedsync.engine.review.timing import window_fires
+from schedsync.engine.review.timing import TriggerKey, trigger_key, window_fires
 
 Minutes = frozenset[int]  # minutes since the epoch (UTC)
 
@@ -25,23 +23,17 @@ def _minute(moment: datetime) -> int:
     return int(moment.timestamp()) // 60
 
 
-def _bucket_key(entry: Entry) -> tuple[str, bytes, str, str]:
-    spec = entry.spec
-    return (str(spec["trigger_type"]), orjson.dumps(spec["trigger"], option=orjson.OPT_SORT_KEYS),
-            entry.zone, entry.engine)
-
-
 class MinuteIndex:
     """Minutes each schedule fires in, shared by equal triggers (fleets repeat them)."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self._cache: dict[tuple[str, bytes, str, str], Minutes] = {}
+        self._cache: dict[TriggerKey, Minutes] = {}
 
     def minutes(self, entry: Entry) -> Minutes:
         if not entry.timed or not entry.spec.get("enabled"):
             return frozenset()
-        key = _bucket_key(entry)
+        key = trigger_key(entry)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._compute(entry)

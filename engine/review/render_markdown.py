@@ -21,6 +21,7 @@ from schedsync.engine.review.present import (
     value_text,
     when_text,
 )
+from schedsync.engine.review.timing import words as trigger_words
 
 MARKER = "<!-- schedsync-diff -->"
 GITHUB_LIMIT = 65_536
@@ -76,9 +77,7 @@ def _row(change: Change, review: Review) -> str:
     entry = change.after
     words = timing.words_after if timing else None
     if words is None and entry is not None:
-        from schedsync.engine.cron import describe
-
-        words = describe(str(entry.spec.get("trigger_type")), entry.spec.get("trigger") or {})
+        words = trigger_words(entry)
     when = when_text(entry, words) if entry else "**no longer runs**"
     upcoming = "-"
     if change.next_run is not None and entry is not None:

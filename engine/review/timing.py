@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
+
 from schedsync.engine.cron import describe, next_fire_times
 from schedsync.engine.review.model import NEXT_FIRES, WINDOW_DAYS, Change, Entry, Kind, Timing
 from schedsync.schemas.schedule import PERIOD_SECONDS
@@ -35,10 +37,34 @@ def fires(entry: Entry | None, start: datetime, count: int) -> tuple[datetime, .
     ))
 
 
+TriggerKey = tuple[str, bytes, str, str]
+# Fleets repeat triggers: one computation per distinct trigger, zone and engine.
+_MEMO_SIZE = 65_536
+_WINDOWS: dict[tuple[TriggerKey, datetime, int], WindowFires] = {}
+_WORDS: dict[tuple[str, bytes], str] = {}
+
+
+def trigger_key(entry: Entry) -> TriggerKey:
+    """Equal for schedules that fire at the same instants (fleets repeat triggers)."""
+    spec = entry.spec
+    return (str(spec["trigger_type"]), orjson.dumps(spec["trigger"], option=orjson.OPT_SORT_KEYS),
+            entry.zone, entry.engine)
+
+
 def window_fires(entry: Entry | None, start: datetime, days: int = WINDOW_DAYS) -> WindowFires:
     """Fires in (start, start + days]."""
     if entry is None or not entry.timed or not entry.spec.get("enabled"):
         return _NONE
+    key = (trigger_key(entry), start, days)
+    found = _WINDOWS.get(key)
+    if found is None:
+        if len(_WINDOWS) >= _MEMO_SIZE:
+            _WINDOWS.clear()
+        found = _WINDOWS[key] = _compute_window(entry, start, days)
+    return found
+
+
+def _compute_window(entry: Entry, start: datetime, days: int) -> WindowFires:
     end = start + timedelta(days=days)
     if entry.spec["trigger_type"] == "interval":
         return _interval_window(entry, start, end)
@@ -63,10 +89,17 @@ def _interval_window(entry: Entry, start: datetime, end: datetime) -> WindowFire
     return WindowFires(instants, total, total > CAP)
 
 
-def _words(entry: Entry | None) -> str | None:
+def words(entry: Entry | None) -> str | None:
+    """The trigger in words (cron-descriptor via the cron package)."""
     if entry is None:
         return None
-    return describe(str(entry.spec.get("trigger_type")), entry.spec.get("trigger") or {})
+    key = trigger_key(entry)[:2]
+    found = _WORDS.get(key)
+    if found is None:
+        if len(_WORDS) >= _MEMO_SIZE:
+            _WORDS.clear()
+        found = _WORDS[key] = describe(str(key[0]), entry.spec.get("trigger") or {})
+    return found
 
 
 def _touches_time(change: Change) -> bool:
@@ -94,8 +127,8 @@ def timing(change: Change, now: datetime) -> Timing | None:
     return Timing(
         zone_before=before.zone if before else None,
         zone_after=after.zone if after else None,
-        words_before=_words(before),
-        words_after=_words(after),
+        words_before=words(before),
+        words_after=words(after),
         next_before=fires(before, now, NEXT_FIRES),
         next_after=fires(after, now, NEXT_FIRES),
         runs_before=old.count,
