@@ -1,0 +1,63 @@
+"""``schedsync token create|revoke``: the token is alone on the last line and works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import make_repo
+from starlette.testclient import TestClient
+
+from schedsync.cli.main import cli
+from schedsync.server import create_app
+
+
+def run(root: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--repo", str(root), "token", *args])
+    return result.exit_code, result.output
+
+
+def test_create_use_extend_revoke(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    code, out = run(root, "create", "--user", "ana", "--email", "ana@example.com",
+                    "--role", "acme=viewer")
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("ssk_")
+    assert " " not in token
+    with TestClient(create_app(root)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/projects/acme/schedules", headers=auth).status_code == 200
+        assert client.get("/api/v1/projects/other/schedules", headers=auth).status_code == 404
+        # Extending adds a role and leaves earlier tokens working.
+        code, out = run(root, "create", "--user", "ana", "--role", "other=operator")
+        second = out.strip().splitlines()[-1]
+        assert code == 0
+        assert second != token
+        assert client.get("/api/v1/projects/other/schedules", headers=auth).status_code == 200
+        code, out = run(root, "revoke", "--user", "ana")
+        assert code == 0
+        assert "2 token(s)" in out
+        assert client.get("/api/v1/projects/acme/schedules", headers=auth).status_code == 401
+
+
+def test_global_admin(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    code, out = run(root, "create", "--user", "root", "--admin")
+    assert code == 0
+    token = out.strip().splitlines()[-1]
+    with TestClient(create_app(root)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        for slug in ("acme", "other"):
+            url = f"/api/v1/projects/{slug}/schedules"
+            assert client.get(url, headers=auth).status_code == 200
+
+
+def test_bad_roles_are_refused(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    for role in ("acme", "acme=owner", "nope=viewer", "=viewer"):
+        code, out = run(root, "create", "--user", "x", "--role", role)
+        assert code == 2, (role, out)
+        assert "--role" in out
+    code, out = run(root, "revoke", "--user", "ghost")
+    assert code != 0
