@@ -36,8 +36,9 @@ def current(conn: sa.Connection) -> LockInfo | None:
     row = conn.execute(t.select().where(t.c.name == NAME)).first()
     if row is None:
         return None
-    return LockInfo(token=row.token, holder=row.holder, host=row.host, pid=row.pid,
-                    acquired_at=row.acquired_at)
+    return LockInfo(
+        token=row.token, holder=row.holder, host=row.host, pid=row.pid, acquired_at=row.acquired_at
+    )
 
 
 def _process_alive(pid: int) -> bool:
@@ -60,8 +61,14 @@ def try_acquire(
     conn: sa.Connection, token: str, holder: str, now: datetime, ttl: timedelta
 ) -> LockInfo | None:
     """``None`` when the lock is now ours, else who holds it."""
-    row = {"name": NAME, "token": token, "holder": holder, "host": socket.gethostname(),
-           "pid": os.getpid(), "acquired_at": now}
+    row = {
+        "name": NAME,
+        "token": token,
+        "holder": holder,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "acquired_at": now,
+    }
     if insert_ignore(conn, t, [row]):
         return None
     held = current(conn)
@@ -79,8 +86,9 @@ def release(conn: sa.Connection, token: str) -> None:
     conn.execute(t.delete().where(t.c.name == NAME, t.c.token == token))
 
 
-def held_error(where: str, info: LockInfo, now: datetime, waited: float,
-               ttl: timedelta) -> LockHeld:
+def held_error(
+    where: str, info: LockInfo, now: datetime, waited: float, ttl: timedelta
+) -> LockHeld:
     age = int((now - info.acquired_at).total_seconds())
     error = LockHeld(
         f"{where}: the apply lock is held by {info.holder!r} (pid {info.pid} on "

@@ -12,11 +12,27 @@ from schedsync.engine.state.schema import audit as a
 
 
 def add(
-    conn: sa.Connection, *, at: datetime, actor: str, action: str, project: str,
-    target: str, result: str, details: dict[str, Any] | None,
+    conn: sa.Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    project: str,
+    target: str,
+    result: str,
+    details: dict[str, Any] | None,
 ) -> None:
-    conn.execute(a.insert().values(at=at, actor=actor, action=action, project=project,
-                                   target=target, result=result, details=details))
+    conn.execute(
+        a.insert().values(
+            at=at,
+            actor=actor,
+            action=action,
+            project=project,
+            target=target,
+            result=result,
+            details=details,
+        )
+    )
 
 
 def entries(conn: sa.Connection, project: str | None, limit: int) -> list[AuditEntry]:
@@ -25,7 +41,15 @@ def entries(conn: sa.Connection, project: str | None, limit: int) -> list[AuditE
     if project is not None:
         query = query.where(a.c.project == project)
     return [
-        AuditEntry(id=r.seq, at=r.at, actor=r.actor, action=r.action, project=r.project,
-                   target=r.target, result=r.result, details=r.details)
+        AuditEntry(
+            id=r.seq,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            project=r.project,
+            target=r.target,
+            result=r.result,
+            details=r.details,
+        )
         for r in conn.execute(query)
     ]

@@ -30,8 +30,7 @@ def load_user(conn: sa.Connection, name: str) -> User | None:
     row = conn.execute(users.select().where(users.c.name == name)).first()
     if row is None:
         return None
-    query = sa.select(user_roles.c.project, user_roles.c.role).where(
-        user_roles.c.user_name == name)
+    query = sa.select(user_roles.c.project, user_roles.c.role).where(user_roles.c.user_name == name)
     roles = {r.project: r.role for r in conn.execute(query)}
     return User(name=row.name, email=row.email, admin=bool(row.admin), roles=roles)
 
@@ -55,15 +54,21 @@ def _check_roles(roles: dict[str, str]) -> None:
 
 
 def upsert_user(
-    conn: sa.Connection, name: str, *, email: str | None, admin: bool | None,
-    roles: dict[str, str] | None, now: datetime,
+    conn: sa.Connection,
+    name: str,
+    *,
+    email: str | None,
+    admin: bool | None,
+    roles: dict[str, str] | None,
+    now: datetime,
 ) -> User:
     """Create or extend: unset arguments keep what is stored, roles are merged."""
     _check_roles(roles or {})
     existing = load_user(conn, name)
     if existing is None:
-        conn.execute(users.insert().values(name=name, email=email, admin=bool(admin),
-                                           created_at=now))
+        conn.execute(
+            users.insert().values(name=name, email=email, admin=bool(admin), created_at=now)
+        )
     else:
         values: dict[str, object] = {}
         if email is not None:
@@ -80,8 +85,7 @@ def upsert_user(
 def create_token(conn: sa.Connection, user: str, now: datetime) -> str:
     _require(conn, user)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(tokens.insert().values(token_hash=digest(token), user_name=user,
-                                        created_at=now))
+    conn.execute(tokens.insert().values(token_hash=digest(token), user_name=user, created_at=now))
     return token
 
 
@@ -96,8 +100,9 @@ def user_for_token(conn: sa.Connection, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     wanted = digest(token)
-    row = conn.execute(sa.select(tokens.c.token_hash, tokens.c.user_name)
-                       .where(tokens.c.token_hash == wanted)).first()
+    row = conn.execute(
+        sa.select(tokens.c.token_hash, tokens.c.user_name).where(tokens.c.token_hash == wanted)
+    ).first()
     # The lookup already matched; the constant-time compare keeps the check explicit.
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
@@ -110,10 +115,15 @@ def create_session(
     _require(conn, user)
     conn.execute(sessions.delete().where(sessions.c.expires_at <= now))  # sweep old ones
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    conn.execute(sessions.insert().values(
-        session_hash=digest(session_id), user_name=user, csrf_token=csrf,
-        created_at=now, expires_at=expires_at,
-    ))
+    conn.execute(
+        sessions.insert().values(
+            session_hash=digest(session_id),
+            user_name=user,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
     return session_id, csrf
 
 

@@ -23,15 +23,25 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
         .where(s.c.project == project, b.c.scheduler == scheduler)
     )
     return {
-        r.name: Binding(name=r.name, entry_key=r.entry_key, base_spec=r.base_spec,
-                        managed=bool(r.managed), applied_at=r.applied_at)
+        r.name: Binding(
+            name=r.name,
+            entry_key=r.entry_key,
+            base_spec=r.base_spec,
+            managed=bool(r.managed),
+            applied_at=r.applied_at,
+        )
         for r in conn.execute(query)
     }
 
 
 def record(
-    conn: sa.Connection, project: str, scheduler: str, items: list[Item], *,
-    managed: bool, now: datetime,
+    conn: sa.Connection,
+    project: str,
+    scheduler: str,
+    items: list[Item],
+    *,
+    managed: bool,
+    now: datetime,
 ) -> None:
     """Apply a batch of results: a spec replaces the base, ``None`` removes the binding."""
     latest = {name: (key, spec) for name, key, spec in items}  # the last word per name wins
@@ -40,8 +50,14 @@ def record(
     _delete(conn, scheduler, schedules.ids_by_name(conn, project, gone).values())
     ids = schedules.ensure_many(conn, project, kept, now)
     rows = [
-        {"schedule_id": ids[n], "scheduler": scheduler, "entry_key": key, "base_spec": spec,
-         "managed": managed, "applied_at": now}
+        {
+            "schedule_id": ids[n],
+            "scheduler": scheduler,
+            "entry_key": key,
+            "base_spec": spec,
+            "managed": managed,
+            "applied_at": now,
+        }
         for n, (key, spec) in kept.items()
     ]
     upsert(conn, b, ("schedule_id", "scheduler"), rows)

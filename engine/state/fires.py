@@ -23,8 +23,18 @@ from schedsync.engine.state.schema import fires as f
 from schedsync.engine.state.schema import schedules as s
 from schedsync.engine.state.sql import insert_ignore
 
-_COLUMNS = (f.c.id, s.c.project, s.c.name, f.c.task_id, f.c.fired_at, f.c.source,
-            f.c.status, f.c.finished_at, f.c.error, f.c.seq)
+_COLUMNS = (
+    f.c.id,
+    s.c.project,
+    s.c.name,
+    f.c.task_id,
+    f.c.fired_at,
+    f.c.source,
+    f.c.status,
+    f.c.finished_at,
+    f.c.error,
+    f.c.seq,
+)
 
 
 def _check(status: str, source: str | None = None) -> None:
@@ -40,9 +50,17 @@ def _select() -> sa.Select[tuple[object, ...]]:
 
 def _fire(row: sa.Row[tuple[object, ...]]) -> Fire:
     m = row._mapping
-    return Fire(id=m["id"], project=m["project"], name=m["name"], task_id=m["task_id"],
-                fired_at=m["fired_at"], source=m["source"], status=m["status"],
-                finished_at=m["finished_at"], error=m["error"])
+    return Fire(
+        id=m["id"],
+        project=m["project"],
+        name=m["name"],
+        task_id=m["task_id"],
+        fired_at=m["fired_at"],
+        source=m["source"],
+        status=m["status"],
+        finished_at=m["finished_at"],
+        error=m["error"],
+    )
 
 
 def by_task(conn: sa.Connection, task_id: str) -> Fire | None:
@@ -51,16 +69,30 @@ def by_task(conn: sa.Connection, task_id: str) -> Fire | None:
 
 
 def record(
-    conn: sa.Connection, schedule_id: str, *, task_id: str, fired_at: datetime,
-    source: str, status: str,
+    conn: sa.Connection,
+    schedule_id: str,
+    *,
+    task_id: str,
+    fired_at: datetime,
+    source: str,
+    status: str,
 ) -> Fire:
     _check(status, source)
-    row = {"id": str(uuid.uuid4()), "schedule_id": schedule_id, "task_id": task_id,
-           "fired_at": fired_at, "source": source, "status": status}
+    row = {
+        "id": str(uuid.uuid4()),
+        "schedule_id": schedule_id,
+        "task_id": task_id,
+        "fired_at": fired_at,
+        "source": source,
+        "status": status,
+    }
     if not insert_ignore(conn, f, [row]):
         # The outcome came first: fill in what the publisher knows, keep the outcome.
-        values: dict[str, object] = {"schedule_id": schedule_id, "fired_at": fired_at,
-                                     "source": source}
+        values: dict[str, object] = {
+            "schedule_id": schedule_id,
+            "fired_at": fired_at,
+            "source": source,
+        }
         if status != "pending":
             values["status"] = status
         conn.execute(f.update().where(f.c.task_id == task_id).values(**values))
@@ -70,21 +102,36 @@ def record(
 
 
 def finish(
-    conn: sa.Connection, task_id: str, *, status: str, finished_at: datetime,
-    error: str | None, schedule_id: str | None,
+    conn: sa.Connection,
+    task_id: str,
+    *,
+    status: str,
+    finished_at: datetime,
+    error: str | None,
+    schedule_id: str | None,
 ) -> None:
     _check(status)
     # fired_at is provisional until the publisher's record lands.
-    row = {"id": str(uuid.uuid4()), "schedule_id": schedule_id, "task_id": task_id,
-           "fired_at": finished_at, "source": "schedule", "status": status,
-           "finished_at": finished_at, "error": error}
+    row = {
+        "id": str(uuid.uuid4()),
+        "schedule_id": schedule_id,
+        "task_id": task_id,
+        "fired_at": finished_at,
+        "source": "schedule",
+        "status": status,
+        "finished_at": finished_at,
+        "error": error,
+    }
     if insert_ignore(conn, f, [row]):
         return
     values: dict[str, object] = {"status": status, "finished_at": finished_at, "error": error}
     conn.execute(f.update().where(f.c.task_id == task_id).values(**values))
     if schedule_id is not None:
-        conn.execute(f.update().where(f.c.task_id == task_id, f.c.schedule_id.is_(None))
-                     .values(schedule_id=schedule_id))
+        conn.execute(
+            f.update()
+            .where(f.c.task_id == task_id, f.c.schedule_id.is_(None))
+            .values(schedule_id=schedule_id)
+        )
 
 
 def encode_cursor(fired_at: datetime, seq: int) -> str:
@@ -119,8 +166,9 @@ def page(
     query = _select().where(f.c.schedule_id == record_.id)
     if after is not None:
         when, seq = after
-        query = query.where(sa.or_(f.c.fired_at < when,
-                                   sa.and_(f.c.fired_at == when, f.c.seq < seq)))
+        query = query.where(
+            sa.or_(f.c.fired_at < when, sa.and_(f.c.fired_at == when, f.c.seq < seq))
+        )
     query = query.order_by(f.c.fired_at.desc(), f.c.seq.desc()).limit(limit + 1)
     rows = list(conn.execute(query))
     more = len(rows) > limit

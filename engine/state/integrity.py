@@ -32,13 +32,18 @@ def _sqlite(conn: sa.Connection) -> list[str]:
     return problems
 
 
-def _orphans(conn: sa.Connection, child: sa.Table, column: str, parent: sa.Column[str],
-             label: str) -> list[str]:
+def _orphans(
+    conn: sa.Connection, child: sa.Table, column: str, parent: sa.Column[str], label: str
+) -> list[str]:
     ref = child.c[column]
-    query = (sa.select(ref).select_from(child.outerjoin(parent.table, parent == ref))
-             .where(ref.is_not(None), parent.is_(None)))
-    return [f"{child.name}: {label} {value!r} does not exist"
-            for value in conn.execute(query).scalars()]
+    query = (
+        sa.select(ref)
+        .select_from(child.outerjoin(parent.table, parent == ref))
+        .where(ref.is_not(None), parent.is_(None))
+    )
+    return [
+        f"{child.name}: {label} {value!r} does not exist" for value in conn.execute(query).scalars()
+    ]
 
 
 def _meta(conn: sa.Connection) -> list[str]:
@@ -51,25 +56,35 @@ def _meta(conn: sa.Connection) -> list[str]:
 
 
 def _values(conn: sa.Connection) -> list[str]:
-    problems = [f"{user_roles.name}: user {u!r} has unknown role {r!r} in {p!r}"
-                for u, p, r in conn.execute(sa.select(
-                    user_roles.c.user_name, user_roles.c.project, user_roles.c.role)
-                    .where(user_roles.c.role.not_in(ROLES)))]
-    bad_fire = sa.or_(fires.c.status.not_in(sorted(FIRE_STATUSES)),
-                      fires.c.source.not_in(sorted(FIRE_SOURCES)))
-    problems += [f"{fires.name}: fire of task {t!r} has status {st!r}, source {so!r}"
-                 for t, st, so in conn.execute(sa.select(
-                     fires.c.task_id, fires.c.status, fires.c.source).where(bad_fire))]
-    raw = sa.select(bindings.c.schedule_id, bindings.c.scheduler,
-                    sa.type_coerce(bindings.c.base_spec, sa.Text))
+    problems = [
+        f"{user_roles.name}: user {u!r} has unknown role {r!r} in {p!r}"
+        for u, p, r in conn.execute(
+            sa.select(user_roles.c.user_name, user_roles.c.project, user_roles.c.role).where(
+                user_roles.c.role.not_in(ROLES)
+            )
+        )
+    ]
+    bad_fire = sa.or_(
+        fires.c.status.not_in(sorted(FIRE_STATUSES)), fires.c.source.not_in(sorted(FIRE_SOURCES))
+    )
+    problems += [
+        f"{fires.name}: fire of task {t!r} has status {st!r}, source {so!r}"
+        for t, st, so in conn.execute(
+            sa.select(fires.c.task_id, fires.c.status, fires.c.source).where(bad_fire)
+        )
+    ]
+    raw = sa.select(
+        bindings.c.schedule_id, bindings.c.scheduler, sa.type_coerce(bindings.c.base_spec, sa.Text)
+    )
     for schedule_id, scheduler, text in conn.execute(raw):
         try:
             ok = isinstance(orjson.loads(text), dict)
         except orjson.JSONDecodeError:
             ok = False
         if not ok:
-            problems.append(f"{bindings.name}: base spec of {schedule_id} on {scheduler} "
-                            "is not a JSON object")
+            problems.append(
+                f"{bindings.name}: base spec of {schedule_id} on {scheduler} is not a JSON object"
+            )
     return problems
 
 

@@ -23,7 +23,8 @@ P = PREFIX
 def _to_v1(conn: sa.Connection) -> None:
     md = sa.MetaData()
     sa.Table(
-        f"{P}meta", md,
+        f"{P}meta",
+        md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("schema_version", sa.Integer, nullable=False),
         sa.Column("lineage", sa.String(36), nullable=False),
@@ -31,7 +32,8 @@ def _to_v1(conn: sa.Connection) -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
     sched = sa.Table(
-        f"{P}schedules", md,
+        f"{P}schedules",
+        md,
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("project", sa.String(200), nullable=False),
         sa.Column("name", sa.String(400), nullable=False),
@@ -40,7 +42,8 @@ def _to_v1(conn: sa.Connection) -> None:
         sa.UniqueConstraint("project", "name", name=f"{P}schedules_project_name"),
     )
     sa.Table(
-        f"{P}bindings", md,
+        f"{P}bindings",
+        md,
         sa.Column("schedule_id", sa.String(36), sa.ForeignKey(sched.c.id), primary_key=True),
         sa.Column("scheduler", sa.String(200), primary_key=True),
         sa.Column("entry_key", sa.String(400), nullable=False),
@@ -49,7 +52,8 @@ def _to_v1(conn: sa.Connection) -> None:
         sa.Column("applied_at", UTCDateTime, nullable=False),
     )
     sa.Table(
-        f"{P}fires", md,
+        f"{P}fires",
+        md,
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("id", sa.String(36), nullable=False, unique=True),
         sa.Column("schedule_id", sa.String(36), sa.ForeignKey(sched.c.id)),
@@ -62,7 +66,8 @@ def _to_v1(conn: sa.Connection) -> None:
         sa.Index(f"{P}fires_by_time", "schedule_id", "fired_at", "seq"),
     )
     sa.Table(
-        f"{P}apply_lock", md,
+        f"{P}apply_lock",
+        md,
         sa.Column("name", sa.String(32), primary_key=True),
         sa.Column("token", sa.String(64), nullable=False),
         sa.Column("holder", sa.String(400), nullable=False),
@@ -71,9 +76,15 @@ def _to_v1(conn: sa.Connection) -> None:
         sa.Column("acquired_at", UTCDateTime, nullable=False),
     )
     md.create_all(conn)
-    conn.execute(meta.insert().values(
-        id=1, schema_version=1, lineage=str(uuid.uuid4()), serial=0, created_at=utcnow(),
-    ))
+    conn.execute(
+        meta.insert().values(
+            id=1,
+            schema_version=1,
+            lineage=str(uuid.uuid4()),
+            serial=0,
+            created_at=utcnow(),
+        )
+    )
 
 
 def _to_v2(conn: sa.Connection) -> None:
@@ -82,14 +93,16 @@ def _to_v2(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {P}schedules ADD COLUMN {column} VARCHAR(32)")
     md = sa.MetaData()
     user_table = sa.Table(
-        f"{P}users", md,
+        f"{P}users",
+        md,
         sa.Column("name", sa.String(200), primary_key=True),
         sa.Column("email", sa.String(320)),
         sa.Column("admin", sa.Boolean, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
     sa.Table(
-        f"{P}audit", md,
+        f"{P}audit",
+        md,
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", UTCDateTime, nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
@@ -101,23 +114,36 @@ def _to_v2(conn: sa.Connection) -> None:
     )
     user_fk = sa.ForeignKey(user_table.c.name)
     sa.Table(
-        f"{P}user_roles", md,
+        f"{P}user_roles",
+        md,
         sa.Column("user_name", sa.String(200), user_fk, primary_key=True),
         sa.Column("project", sa.String(200), primary_key=True),
         sa.Column("role", sa.String(16), nullable=False),
     )
     sa.Table(
-        f"{P}tokens", md,
+        f"{P}tokens",
+        md,
         sa.Column("token_hash", sa.String(64), primary_key=True),
-        sa.Column("user_name", sa.String(200), sa.ForeignKey(user_table.c.name),
-                  nullable=False, index=True),
+        sa.Column(
+            "user_name",
+            sa.String(200),
+            sa.ForeignKey(user_table.c.name),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
     sa.Table(
-        f"{P}sessions", md,
+        f"{P}sessions",
+        md,
         sa.Column("session_hash", sa.String(64), primary_key=True),
-        sa.Column("user_name", sa.String(200), sa.ForeignKey(user_table.c.name),
-                  nullable=False, index=True),
+        sa.Column(
+            "user_name",
+            sa.String(200),
+            sa.ForeignKey(user_table.c.name),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("csrf_token", sa.String(64), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("expires_at", UTCDateTime, nullable=False),

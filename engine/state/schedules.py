@@ -18,8 +18,13 @@ from schedsync.engine.state.sql import chunks, insert_ignore
 def _record(row: sa.Row[tuple[object, ...]]) -> ScheduleRecord:
     m = row._mapping
     return ScheduleRecord(
-        id=m["id"], project=m["project"], name=m["name"], created_at=m["created_at"],
-        updated_at=m["updated_at"], last_run_at=m["last_run_at"], next_run_at=m["next_run_at"],
+        id=m["id"],
+        project=m["project"],
+        name=m["name"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_run_at=m["last_run_at"],
+        next_run_at=m["next_run_at"],
     )
 
 
@@ -59,8 +64,7 @@ def ensure(conn: sa.Connection, project: str, name: str, now: datetime) -> Sched
         if found is not None:
             return found
         new_id = first_free_id(project, name, lambda c: _id_taken(conn, c))
-        row = {"id": new_id, "project": project, "name": name,
-               "created_at": now, "updated_at": now}
+        row = {"id": new_id, "project": project, "name": name, "created_at": now, "updated_at": now}
         # A concurrent writer (PostgreSQL) may win either unique key; loop and re-read.
         insert_ignore(conn, t, [row])
 
@@ -96,8 +100,9 @@ def ensure_many(
         if new_id in taken:
             new_id = first_free_id(project, name, lambda c: c in taken or _id_taken(conn, c))
         taken.add(new_id)
-        rows.append({"id": new_id, "project": project, "name": name,
-                     "created_at": now, "updated_at": now})
+        rows.append(
+            {"id": new_id, "project": project, "name": name, "created_at": now, "updated_at": now}
+        )
     insert_ignore(conn, t, rows)
     ids.update(ids_by_name(conn, project, missing))
     for name in missing:  # lost a race with another writer: fall back to one by one
@@ -126,8 +131,9 @@ def touch(conn: sa.Connection, project: str, name: str, when: datetime) -> None:
 def set_run_times(
     conn: sa.Connection, schedule_id: str, last: datetime | None, next_: datetime | None
 ) -> None:
-    conn.execute(t.update().where(t.c.id == schedule_id)
-                 .values(last_run_at=last, next_run_at=next_))
+    conn.execute(
+        t.update().where(t.c.id == schedule_id).values(last_run_at=last, next_run_at=next_)
+    )
 
 
 def run_times(

@@ -17,7 +17,8 @@ PREFIX = "schedsync_"
 metadata = sa.MetaData()
 
 meta = sa.Table(
-    f"{PREFIX}meta", metadata,
+    f"{PREFIX}meta",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # always 1
     sa.Column("schema_version", sa.Integer, nullable=False),
     sa.Column("lineage", sa.String(36), nullable=False),
@@ -26,7 +27,8 @@ meta = sa.Table(
 )
 
 schedules = sa.Table(
-    f"{PREFIX}schedules", metadata,
+    f"{PREFIX}schedules",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("project", sa.String(200), nullable=False),
     sa.Column("name", sa.String(400), nullable=False),
@@ -38,7 +40,8 @@ schedules = sa.Table(
 )
 
 bindings = sa.Table(
-    f"{PREFIX}bindings", metadata,
+    f"{PREFIX}bindings",
+    metadata,
     sa.Column("schedule_id", sa.String(36), sa.ForeignKey(schedules.c.id), primary_key=True),
     sa.Column("scheduler", sa.String(200), primary_key=True),
     sa.Column("entry_key", sa.String(400), nullable=False),
@@ -48,7 +51,8 @@ bindings = sa.Table(
 )
 
 fires = sa.Table(
-    f"{PREFIX}fires", metadata,
+    f"{PREFIX}fires",
+    metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("id", sa.String(36), nullable=False, unique=True),
     # NULL while only a worker's report is known (it may arrive before beat's record).
@@ -63,7 +67,8 @@ fires = sa.Table(
 )
 
 apply_lock = sa.Table(
-    f"{PREFIX}apply_lock", metadata,
+    f"{PREFIX}apply_lock",
+    metadata,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("holder", sa.String(400), nullable=False),
@@ -73,7 +78,8 @@ apply_lock = sa.Table(
 )
 
 audit = sa.Table(
-    f"{PREFIX}audit", metadata,
+    f"{PREFIX}audit",
+    metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
@@ -85,7 +91,8 @@ audit = sa.Table(
 )
 
 users = sa.Table(
-    f"{PREFIX}users", metadata,
+    f"{PREFIX}users",
+    metadata,
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("email", sa.String(320)),
     sa.Column("admin", sa.Boolean, nullable=False),
@@ -93,25 +100,26 @@ users = sa.Table(
 )
 
 user_roles = sa.Table(
-    f"{PREFIX}user_roles", metadata,
+    f"{PREFIX}user_roles",
+    metadata,
     sa.Column("user_name", sa.String(200), sa.ForeignKey(users.c.name), primary_key=True),
     sa.Column("project", sa.String(200), primary_key=True),
     sa.Column("role", sa.String(16), nullable=False),
 )
 
 tokens = sa.Table(
-    f"{PREFIX}tokens", metadata,
+    f"{PREFIX}tokens",
+    metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 hex, never the token
-    sa.Column("user_name", sa.String(200), sa.ForeignKey(users.c.name), nullable=False,
-              index=True),
+    sa.Column("user_name", sa.String(200), sa.ForeignKey(users.c.name), nullable=False, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 sessions = sa.Table(
-    f"{PREFIX}sessions", metadata,
+    f"{PREFIX}sessions",
+    metadata,
     sa.Column("session_hash", sa.String(64), primary_key=True),
-    sa.Column("user_name", sa.String(200), sa.ForeignKey(users.c.name), nullable=False,
-              index=True),
+    sa.Column("user_name", sa.String(200), sa.ForeignKey(users.c.name), nullable=False, index=True),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),

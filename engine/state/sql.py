@@ -35,9 +35,7 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> 
     return len(conn.execute(stmt, list(rows)).all())
 
 
-def upsert(
-    conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[Row]
-) -> None:
+def upsert(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[Row]) -> None:
     """Insert or overwrite every non-key column, as one ``executemany``."""
     if not rows:
         return

@@ -178,3 +178,40 @@ def test_sqlite_integrity_problems_are_reported(tmp_path: Path) -> None:
     assert any("foreign_key_check: schedsync_bindings" in p for p in problems)
     assert any("schedule" in p and "does not exist" in p for p in problems)
     assert any("is not a JSON object" in p for p in problems)
+
+
+def test_threads_share_one_store(location: str, tmp_path: Path) -> None:
+    """The server calls one store from its worker threads."""
+    import threading
+
+    with StateStore.open(location, tmp_path) as store:
+        def work(n: int) -> None:
+            for i in range(10):
+                store.bump_serial()
+                store.record_applied("acme", "aps", f"t{n}-{i}", "k", {"i": i})
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert store.serial() == 60
+        assert len(store.bindings("acme", "aps")) == 60
+
+
+def _use_inherited(store: StateStore, out: multiprocessing.SimpleQueue[int]) -> None:
+    store.bump_serial()
+    out.put(store.serial())
+
+
+def test_a_forked_child_opens_its_own_connections(location: str, tmp_path: Path) -> None:
+    with StateStore.open(location, tmp_path) as store:
+        store.bump_serial()  # the parent has a pooled connection now
+        out: multiprocessing.SimpleQueue[int] = _spawn.SimpleQueue()
+        child = _spawn.Process(target=_use_inherited, args=(store, out))
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        assert out.get() == 2
+        assert store.serial() == 2  # and the parent's connection still works
+        assert store.check_integrity() == []
