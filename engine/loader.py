@@ -24,7 +24,37 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from schedsync.engine.diagnostics import Diagnostic, Severity, format_path
 
 # libyaml is the fast path; the pure-Python composer gives the same graph.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """SafeLoader's composer with a leaner tag resolver.
+
+    libyaml calls back into Python to resolve the tag of every node, and PyYAML's
+    resolver spends most of that time on path resolvers (``descend_resolver`` /
+    ``ascend_resolver``, twice per node) that SafeLoader never registers. Skipping
+    them and memoising the answer per (plain scalar text) resolves exactly the same
+    tags as SafeLoader with a third of the calls.
+    """
+
+    _memo: dict[str, str] = {}
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> Any:
+        if kind is not ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)
+        tag = self._memo.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._memo) < 100_000:
+                self._memo[value] = tag
+        return tag
+
 
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -102,7 +132,8 @@ def load_document(content: bytes, file: str) -> Document:
         return doc
     builder = _Builder(doc)
     try:
-        builder.check_size(root)
+        if "&" in text:  # without an anchor there is no alias, so nothing to expand
+            builder.check_size(root)
         doc.data = builder.build(root, ())
     except _Refused as refused:
         doc.data = None
@@ -117,13 +148,19 @@ def _decode(content: bytes, doc: Document) -> str | None:
         before = content[: exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
-        doc.diagnostics.append(_error(
-            doc.file, (line, column), (), "invalid-utf8",
-            f"the file is not valid UTF-8 (byte 0x{content[exc.start]:02x} at offset "
-            f"{exc.start})",
-            "UTF-8 text", f"byte 0x{content[exc.start]:02x}",
-            "save the file as UTF-8 (most editors: 'Save with encoding')",
-        ))
+        doc.diagnostics.append(
+            _error(
+                doc.file,
+                (line, column),
+                (),
+                "invalid-utf8",
+                f"the file is not valid UTF-8 (byte 0x{content[exc.start]:02x} at offset "
+                f"{exc.start})",
+                "UTF-8 text",
+                f"byte 0x{content[exc.start]:02x}",
+                "save the file as UTF-8 (most editors: 'Save with encoding')",
+            )
+        )
         return None
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -133,18 +170,28 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnos
     line = before.count("\n") + 1
     column = exc.position - (before.rfind("\n") + 1) + 1
     character = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "?"
-    return _error(file, (line, column), (), "syntax",
-                  f"the file contains the control character {character}, which YAML forbids",
-                  "printable text", character, "delete the character (often a stray paste)")
+    return _error(
+        file,
+        (line, column),
+        (),
+        "syntax",
+        f"the file contains the control character {character}, which YAML forbids",
+        "printable text",
+        character,
+        "delete the character (often a stray paste)",
+    )
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     position = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or "invalid YAML"
-    context = f" ({exc.context}" + (
-        f" at line {exc.context_mark.line + 1})" if exc.context_mark is not None else ")"
-    ) if exc.context else ""
+    context = (
+        f" ({exc.context}"
+        + (f" at line {exc.context_mark.line + 1})" if exc.context_mark is not None else ")")
+        if exc.context
+        else ""
+    )
     fix = "fix the YAML syntax at this place"
     both = f"{problem} {exc.context or ''}"
     if "found character '*'" in both or "alias" in both:
@@ -153,16 +200,40 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
         fix = "keep one document per file: remove the '---' separator"
     elif "mapping values are not allowed" in problem:
         fix = "quote the value if it contains ': ', or fix the indentation"
-    return _error(file, position, (), "syntax", f"YAML syntax error: {problem}{context}",
-                  "valid YAML", None, fix)
+    return _error(
+        file,
+        position,
+        (),
+        "syntax",
+        f"YAML syntax error: {problem}{context}",
+        "valid YAML",
+        None,
+        fix,
+    )
 
 
 def _error(
-    file: str, position: Position, path: Path, code: str, message: str,
-    expected: str | None, found: str | None, fix: str | None,
+    file: str,
+    position: Position,
+    path: Path,
+    code: str,
+    message: str,
+    expected: str | None,
+    found: str | None,
+    fix: str | None,
 ) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, code, file, position[0], position[1],
-                      format_path(path), message, expected, found, fix)
+    return Diagnostic(
+        Severity.ERROR,
+        code,
+        file,
+        position[0],
+        position[1],
+        format_path(path),
+        message,
+        expected,
+        found,
+        fix,
+    )
 
 
 def _mark(node: Node) -> Position:
@@ -203,13 +274,19 @@ class _Builder:
 
         total = size(root)
         if total > MAX_NODES:
-            raise _Refused(_error(
-                self.doc.file, _mark(root), (), "too-many-nodes",
-                f"the document expands to {total:,} values through anchors and aliases "
-                f"(limit {MAX_NODES:,})",
-                f"at most {MAX_NODES:,} values", f"{total:,}",
-                "do not nest aliases of aliases; write the values out instead",
-            ))
+            raise _Refused(
+                _error(
+                    self.doc.file,
+                    _mark(root),
+                    (),
+                    "too-many-nodes",
+                    f"the document expands to {total:,} values through anchors and aliases "
+                    f"(limit {MAX_NODES:,})",
+                    f"at most {MAX_NODES:,} values",
+                    f"{total:,}",
+                    "do not nest aliases of aliases; write the values out instead",
+                )
+            )
 
     def build(self, node: Node, path: Path) -> Any:
         self.values[path] = _mark(node)
@@ -253,7 +330,23 @@ class _Builder:
             return None
         result: dict[str, Any] = {}
         merged: list[MappingNode] = []
+        values, keys = self.values, self.keys
         for key_node, value_node in node.value:
+            if (
+                key_node.tag == _STR
+                and value_node.tag == _STR
+                and type(value_node) is ScalarNode
+                and key_node.value not in result
+            ):
+                # The common case, inlined: a string key with a string value.
+                name = key_node.value
+                child = (*path, name)
+                mark = key_node.start_mark
+                keys[child] = (mark.line + 1, mark.column + 1)
+                mark = value_node.start_mark
+                values[child] = (mark.line + 1, mark.column + 1)
+                result[name] = value_node.value
+                continue
             if key_node.tag == _MERGE:
                 merged.extend(self.merge_sources(value_node, path))
                 continue
@@ -263,13 +356,19 @@ class _Builder:
             child = (*path, name)
             if name in result:
                 first = self.keys[child]
-                self.report(_error(
-                    self.doc.file, _mark(key_node), child, "duplicate-key",
-                    f"duplicate key {name!r}: it is also set at line {first[0]}",
-                    "each key once per mapping",
-                    f"{name!r} at lines {first[0]} and {_mark(key_node)[0]}",
-                    "remove one of the two (YAML keeps only the last, silently)",
-                ), child)
+                self.report(
+                    _error(
+                        self.doc.file,
+                        _mark(key_node),
+                        child,
+                        "duplicate-key",
+                        f"duplicate key {name!r}: it is also set at line {first[0]}",
+                        "each key once per mapping",
+                        f"{name!r} at lines {first[0]} and {_mark(key_node)[0]}",
+                        "remove one of the two (YAML keeps only the last, silently)",
+                    ),
+                    child,
+                )
                 continue
             self.keys[child] = _mark(key_node)
             result[name] = self.build(value_node, child)
@@ -288,11 +387,18 @@ class _Builder:
             isinstance(item, MappingNode) for item in node.value
         ):
             return list(node.value)
-        raise _Refused(_error(
-            self.doc.file, _mark(node), path, "invalid-merge",
-            "a merge key '<<' needs a mapping or a list of mappings",
-            "<<: *anchor", node.tag, "point '<<' at an anchored mapping",
-        ))
+        raise _Refused(
+            _error(
+                self.doc.file,
+                _mark(node),
+                path,
+                "invalid-merge",
+                "a merge key '<<' needs a mapping or a list of mappings",
+                "<<: *anchor",
+                node.tag,
+                "point '<<' at an anchored mapping",
+            )
+        )
 
     def report(self, diagnostic: Diagnostic, path: Path | None = None) -> None:
         self.doc.diagnostics.append(diagnostic)
@@ -304,33 +410,60 @@ class _Builder:
         if isinstance(node, ScalarNode) and node.tag == _STR:
             return str(node.value)
         if isinstance(node, ScalarNode) and node.tag in _SCALARS:
-            self.report(_error(
-                self.doc.file, _mark(node), path, "non-string-key",
-                f"mapping keys must be strings; {node.value!r} is read as "
-                f"{node.tag.removeprefix(_TAG)}",
-                "a string key", node.value, f"quote the key: \"{node.value}\":",
-            ))
+            self.report(
+                _error(
+                    self.doc.file,
+                    _mark(node),
+                    path,
+                    "non-string-key",
+                    f"mapping keys must be strings; {node.value!r} is read as "
+                    f"{node.tag.removeprefix(_TAG)}",
+                    "a string key",
+                    node.value,
+                    f'quote the key: "{node.value}":',
+                )
+            )
             return None
-        self.report(_error(
-            self.doc.file, _mark(node), path, "non-string-key",
-            "mapping keys must be strings, not lists, mappings or tagged values",
-            "a string key", node.tag, "use a plain string as the key",
-        ))
+        self.report(
+            _error(
+                self.doc.file,
+                _mark(node),
+                path,
+                "non-string-key",
+                "mapping keys must be strings, not lists, mappings or tagged values",
+                "a string key",
+                node.tag,
+                "use a plain string as the key",
+            )
+        )
         return None
 
     def recursion_error(self, node: Node, path: Path) -> None:
-        raise _Refused(_error(
-            self.doc.file, _mark(node), path, "recursive-alias",
-            "an alias refers to a mapping that contains it (a recursive structure)",
-            "a finite document", "a recursive alias",
-            "remove the alias that points back into its own anchor",
-        ))
+        raise _Refused(
+            _error(
+                self.doc.file,
+                _mark(node),
+                path,
+                "recursive-alias",
+                "an alias refers to a mapping that contains it (a recursive structure)",
+                "a finite document",
+                "a recursive alias",
+                "remove the alias that points back into its own anchor",
+            )
+        )
 
     def tag_error(self, node: Node, path: Path) -> None:
-        self.report(_error(
-            self.doc.file, _mark(node), path, "unsupported-tag",
-            f"the tag {node.tag!r} is not allowed: schedule files hold plain data only",
-            "a string, number, boolean, null, list or mapping", node.tag,
-            "remove the tag (e.g. '!!python/...' or '!custom') and write the plain value",
-        ), path)
+        self.report(
+            _error(
+                self.doc.file,
+                _mark(node),
+                path,
+                "unsupported-tag",
+                f"the tag {node.tag!r} is not allowed: schedule files hold plain data only",
+                "a string, number, boolean, null, list or mapping",
+                node.tag,
+                "remove the tag (e.g. '!!python/...' or '!custom') and write the plain value",
+            ),
+            path,
+        )
         return None

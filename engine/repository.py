@@ -20,7 +20,7 @@ from schedsync.engine.config import CONFIG_NAME, SCHEDULES_DIR
 from schedsync.engine.diagnostics import Diagnostic, Diagnostics, Severity
 from schedsync.engine.errors import ConfigError
 from schedsync.engine.loader import load_document
-from schedsync.engine.spec import Spec, make_spec
+from schedsync.engine.spec import Spec
 from schedsync.engine.validate.config_file import check_config
 from schedsync.engine.validate.context import Accepted, CronMemo, check_context
 from schedsync.engine.validate.schedule_file import FileResult, check_schedule_file
@@ -59,7 +59,10 @@ class LoadedRepository:
 
 
 def load_repository(
-    root: Path, *, use_cache: bool = True, today: date | None = None,
+    root: Path,
+    *,
+    use_cache: bool = True,
+    today: date | None = None,
     allow_empty: bool = False,
 ) -> LoadedRepository:
     """Read and validate the repository at ``root``.
@@ -93,7 +96,8 @@ def load_repository_from_files(
 ) -> LoadedRepository:
     """Validate a repository given as ``{repo-relative posix path: bytes}`` (git blobs)."""
     wanted = {
-        name: content for name, content in files.items()
+        name: content
+        for name, content in files.items()
         if name == CONFIG_NAME or name.startswith(f"{SCHEDULES_DIR}/")
     }
     return _load(wanted, None, None, today)
@@ -104,8 +108,10 @@ def _read_files(root: Path) -> dict[str, bytes]:
     folder = root / SCHEDULES_DIR
     if folder.is_dir():
         paths.extend(
-            path for path in sorted(folder.rglob("*"))
-            if path.suffix in SCHEDULE_SUFFIXES and not _hidden(path.relative_to(root))
+            path
+            for path in sorted(folder.rglob("*"))
+            if path.suffix in SCHEDULE_SUFFIXES
+            and not _hidden(path.relative_to(root))
             and path.is_file()
         )
     files = {}
@@ -138,7 +144,9 @@ def _no_gc() -> Iterator[None]:
 
 
 def _load(
-    files: Mapping[str, bytes], root: Path | None, cache: FileCache | None,
+    files: Mapping[str, bytes],
+    root: Path | None,
+    cache: FileCache | None,
     today: date | None,
 ) -> LoadedRepository:
     diagnostics = Diagnostics()
@@ -170,11 +178,20 @@ def _load(
 def _config(files: Mapping[str, bytes], diagnostics: Diagnostics) -> RepoConfig | None:
     content = files.get(CONFIG_NAME)
     if content is None:
-        diagnostics.add(Diagnostic(
-            Severity.ERROR, "missing-config", CONFIG_NAME, 0, 0, "",
-            f"there is no {CONFIG_NAME}", f"a {CONFIG_NAME} at the repository root",
-            "nothing", f"create {CONFIG_NAME} (see docs/schedule-format.md)",
-        ))
+        diagnostics.add(
+            Diagnostic(
+                Severity.ERROR,
+                "missing-config",
+                CONFIG_NAME,
+                0,
+                0,
+                "",
+                f"there is no {CONFIG_NAME}",
+                f"a {CONFIG_NAME} at the repository root",
+                "nothing",
+                f"create {CONFIG_NAME} (see docs/schedule-format.md)",
+            )
+        )
         return None
     config, found = check_config(load_document(content, CONFIG_NAME))
     diagnostics.extend(found)
@@ -187,11 +204,16 @@ def _misplaced(name: str) -> Diagnostic | None:
         return None
     where = "directly in schedules/" if len(parts) == 2 else "in a nested folder"
     return Diagnostic(
-        Severity.ERROR, "misplaced-file", name, 1, 1, "",
+        Severity.ERROR,
+        "misplaced-file",
+        name,
+        1,
+        1,
+        "",
         f"{name} is {where}, so it belongs to no project and is not read",
-        "schedules/<project>/<file>.yaml", name,
-        "move it into the folder of its project, e.g. schedules/acme/"
-        f"{parts[-1]}",
+        "schedules/<project>/<file>.yaml",
+        name,
+        f"move it into the folder of its project, e.g. schedules/acme/{parts[-1]}",
     )
 
 
@@ -211,33 +233,16 @@ def _repo_schedules(accepted: list[Accepted]) -> dict[str, list[RepoSchedule]]:
     out: dict[str, list[RepoSchedule]] = {}
     for item in accepted:
         schedule = item.parsed.schedule
-        out.setdefault(item.project, []).append(RepoSchedule(
-            project=item.project,
-            schedule=schedule,
-            spec=_spec(schedule, item.timezone),
-            file=item.file,
-            index=item.parsed.index,
-            line=item.parsed.line,
-        ))
+        out.setdefault(item.project, []).append(
+            RepoSchedule(
+                project=item.project,
+                schedule=schedule,
+                spec={**item.parsed.spec, "timezone": item.timezone},
+                file=item.file,
+                index=item.parsed.index,
+                line=item.parsed.line,
+            )
+        )
     for items in out.values():
         items.sort(key=lambda r: r.schedule.name)
     return out
-
-
-def _spec(schedule: Schedule, timezone: str) -> Spec:
-    trigger = schedule.trigger
-    assert not isinstance(trigger, str)  # validation turned cron strings into fields
-    return make_spec(
-        name=schedule.name,
-        trigger_type=schedule.trigger_type,
-        trigger=trigger.model_dump(exclude_none=True),
-        task=schedule.task,
-        args=schedule.args,
-        kwargs=schedule.kwargs,
-        enabled=schedule.enabled,
-        timezone=timezone,
-        queue=schedule.queue,
-        priority=schedule.priority,
-        expires=schedule.expires,
-        description=schedule.description,
-    )

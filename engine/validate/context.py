@@ -100,15 +100,20 @@ def check_context(
 
 
 def _diag(
-    entry: _Entry, field_name: str, severity: Severity, code: str, message: str,
-    expected: str, found: str, fix: str,
+    entry: _Entry,
+    field_name: str,
+    severity: Severity,
+    code: str,
+    message: str,
+    expected: str,
+    found: str,
+    fix: str,
 ) -> Diagnostic:
     line, column = entry.parsed.position(field_name)
     path = f"schedules[{entry.parsed.index}]" + (f".{field_name}" if field_name else "")
     if severity is Severity.ERROR:
         entry.failed = True
-    return Diagnostic(severity, code, entry.file, line, column, path, message, expected,
-                      found, fix)
+    return Diagnostic(severity, code, entry.file, line, column, path, message, expected, found, fix)
 
 
 def _unknown_projects(config: RepoConfig, unknown: dict[str, str]) -> list[Diagnostic]:
@@ -116,13 +121,21 @@ def _unknown_projects(config: RepoConfig, unknown: dict[str, str]) -> list[Diagn
     out = []
     for project, file in sorted(unknown.items()):
         hint = did_you_mean(project, known)
-        out.append(Diagnostic(
-            Severity.ERROR, "unknown-project", file, 1, 1, "",
-            f"the folder schedules/{project}/ is not a project in schedsync.yaml",
-            f"one of: {', '.join(known) or '(no projects configured)'}", repr(project),
-            (f"{hint} Or " if hint else "")
-            + f"add 'projects: {{{project}: ...}}' to schedsync.yaml, or rename the folder",
-        ))
+        out.append(
+            Diagnostic(
+                Severity.ERROR,
+                "unknown-project",
+                file,
+                1,
+                1,
+                "",
+                f"the folder schedules/{project}/ is not a project in schedsync.yaml",
+                f"one of: {', '.join(known) or '(no projects configured)'}",
+                repr(project),
+                (f"{hint} Or " if hint else "")
+                + f"add 'projects: {{{project}: ...}}' to schedsync.yaml, or rename the folder",
+            )
+        )
     return out
 
 
@@ -134,27 +147,37 @@ def _check_names(members: list[_Entry], out: list[Diagnostic]) -> None:
         if len(same) < 2:
             continue
         for entry in same:
-            others = ", ".join(
-                f"{o.file}:{o.parsed.line}" for o in same if o is not entry
+            others = ", ".join(f"{o.file}:{o.parsed.line}" for o in same if o is not entry)
+            out.append(
+                _diag(
+                    entry,
+                    "name",
+                    Severity.ERROR,
+                    "duplicate-name",
+                    f"the name {name!r} is used more than once in project {entry.project!r} "
+                    f"(also at {others})",
+                    "a name unique within the project",
+                    f"{name!r} {len(same)} times",
+                    "rename one of them (names identify schedules across all files of a project)",
+                )
             )
-            out.append(_diag(
-                entry, "name", Severity.ERROR, "duplicate-name",
-                f"the name {name!r} is used more than once in project {entry.project!r} "
-                f"(also at {others})",
-                "a name unique within the project", f"{name!r} {len(same)} times",
-                "rename one of them (names identify schedules across all files of a project)",
-            ))
     for entry in members:
         old = entry.parsed.schedule.renamed_from
         if old is not None and old in by_name:
             other = by_name[old][0]
-            out.append(_diag(
-                entry, "renamed_from", Severity.ERROR, "renamed-from-exists",
-                f"renamed_from {old!r} names a schedule that still exists "
-                f"({other.file}:{other.parsed.line})",
-                "the old name of a schedule that no longer exists", repr(old),
-                "remove the old schedule, or drop renamed_from if both should exist",
-            ))
+            out.append(
+                _diag(
+                    entry,
+                    "renamed_from",
+                    Severity.ERROR,
+                    "renamed-from-exists",
+                    f"renamed_from {old!r} names a schedule that still exists "
+                    f"({other.file}:{other.parsed.line})",
+                    "the old name of a schedule that no longer exists",
+                    repr(old),
+                    "remove the old schedule, or drop renamed_from if both should exist",
+                )
+            )
 
 
 def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) -> str | None:
@@ -164,33 +187,54 @@ def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) 
     if config is None:
         known = sorted(settings.schedulers)
         hint = did_you_mean(schedule.scheduler, known)
-        out.append(_diag(
-            entry, "scheduler", Severity.ERROR, "unknown-scheduler",
-            f"project {entry.project!r} has no scheduler {schedule.scheduler!r}",
-            f"one of: {', '.join(known) or '(none configured)'}", repr(schedule.scheduler),
-            hint or f"use one of the configured schedulers, or add {schedule.scheduler!r} "
-            f"under projects.{entry.project}.schedulers in schedsync.yaml",
-        ))
+        out.append(
+            _diag(
+                entry,
+                "scheduler",
+                Severity.ERROR,
+                "unknown-scheduler",
+                f"project {entry.project!r} has no scheduler {schedule.scheduler!r}",
+                f"one of: {', '.join(known) or '(none configured)'}",
+                repr(schedule.scheduler),
+                hint
+                or f"use one of the configured schedulers, or add {schedule.scheduler!r} "
+                f"under projects.{entry.project}.schedulers in schedsync.yaml",
+            )
+        )
         return None
     caps = capabilities_for(config)
     store = describe_store(config)
     if schedule.trigger_type not in caps.trigger_types:
-        out.append(_diag(
-            entry, "trigger_type", Severity.ERROR, "unsupported-by-store",
-            f"scheduler {schedule.scheduler!r} ({store}) cannot run "
-            f"{schedule.trigger_type} triggers",
-            f"one of: {', '.join(sorted(caps.trigger_types))}",
-            repr(schedule.trigger_type), _move_hint(schedule.trigger_type),
-        ))
-    if schedule.trigger_type == "cron" and "second" in cron_fields(schedule) and (
-        not caps.seconds_field
+        out.append(
+            _diag(
+                entry,
+                "trigger_type",
+                Severity.ERROR,
+                "unsupported-by-store",
+                f"scheduler {schedule.scheduler!r} ({store}) cannot run "
+                f"{schedule.trigger_type} triggers",
+                f"one of: {', '.join(sorted(caps.trigger_types))}",
+                repr(schedule.trigger_type),
+                _move_hint(schedule.trigger_type),
+            )
+        )
+    if (
+        schedule.trigger_type == "cron"
+        and "second" in cron_fields(schedule)
+        and (not caps.seconds_field)
     ):
-        out.append(_diag(
-            entry, "trigger.second", Severity.ERROR, "unsupported-by-store",
-            f"scheduler {schedule.scheduler!r} ({store}) has no seconds field in its crons",
-            "no 'second' field", f"second: {cron_fields(schedule)['second']!r}",
-            "remove 'second', or move the schedule to an APScheduler scheduler",
-        ))
+        out.append(
+            _diag(
+                entry,
+                "trigger.second",
+                Severity.ERROR,
+                "unsupported-by-store",
+                f"scheduler {schedule.scheduler!r} ({store}) has no seconds field in its crons",
+                "no 'second' field",
+                f"second: {cron_fields(schedule)['second']!r}",
+                "remove 'second', or move the schedule to an APScheduler scheduler",
+            )
+        )
     return _zone(entry, settings, caps, store, out)
 
 
@@ -203,7 +247,10 @@ def _move_hint(trigger_type: str) -> str:
 
 
 def _zone(
-    entry: _Entry, settings: ProjectConfig, caps: Capabilities, store: str,
+    entry: _Entry,
+    settings: ProjectConfig,
+    caps: Capabilities,
+    store: str,
     out: list[Diagnostic],
 ) -> str:
     schedule = entry.parsed.schedule
@@ -213,48 +260,69 @@ def _zone(
     fixed = caps.fixed_timezone
     if schedule.trigger_type in ("cron", "solar") and wanted != fixed:
         own = schedule.timezone is not None
-        out.append(_diag(
-            entry, "timezone" if own else "scheduler", Severity.ERROR, "unsupported-by-store",
-            f"scheduler {schedule.scheduler!r} ({store}) cannot hold a per-schedule time "
-            f"zone: it runs every schedule in the Celery app's zone {fixed}, but this "
-            f"schedule's zone is {wanted}" + ("" if own else " (the project's timezone)"),
-            f"timezone {fixed} (the scheduler's)", wanted,
-            f"set 'timezone: {wanted}' on the scheduler in schedsync.yaml if that is the "
-            f"Celery app's zone, or write the cron in {fixed}"
-            + (" and remove 'timezone'" if own else ""),
-        ))
+        out.append(
+            _diag(
+                entry,
+                "timezone" if own else "scheduler",
+                Severity.ERROR,
+                "unsupported-by-store",
+                f"scheduler {schedule.scheduler!r} ({store}) cannot hold a per-schedule time "
+                f"zone: it runs every schedule in the Celery app's zone {fixed}, but this "
+                f"schedule's zone is {wanted}" + ("" if own else " (the project's timezone)"),
+                f"timezone {fixed} (the scheduler's)",
+                wanted,
+                f"set 'timezone: {wanted}' on the scheduler in schedsync.yaml if that is the "
+                f"Celery app's zone, or write the cron in {fixed}"
+                + (" and remove 'timezone'" if own else ""),
+            )
+        )
     return fixed
 
 
 def _warnings(
-    entry: _Entry, settings: ProjectConfig, zone: str, today: date, memo: CronMemo,
+    entry: _Entry,
+    settings: ProjectConfig,
+    zone: str,
+    today: date,
+    memo: CronMemo,
     out: list[Diagnostic],
 ) -> None:
     schedule = entry.parsed.schedule
     config = settings.schedulers[schedule.scheduler]
     engine = capabilities_for(config).cron_engine
     if settings.min_interval is not None:
-        gap = _gap(entry, zone, engine, memo)
+        gap = _gap(entry, zone, engine, memo, settings.min_interval)
         if gap is not None and gap < settings.min_interval:
-            out.append(_diag(
-                entry, "trigger", Severity.WARNING, "too-frequent",
-                f"fires every {_duration(gap)}, more often than the project's min_interval "
-                f"of {_duration(settings.min_interval)}",
-                f"at least {_duration(settings.min_interval)} between fires",
-                f"{_duration(gap)}",
-                "fire less often, or lower min_interval for the project in schedsync.yaml",
-            ))
+            out.append(
+                _diag(
+                    entry,
+                    "trigger",
+                    Severity.WARNING,
+                    "too-frequent",
+                    f"fires every {_duration(gap)}, more often than the project's min_interval "
+                    f"of {_duration(settings.min_interval)}",
+                    f"at least {_duration(settings.min_interval)} between fires",
+                    f"{_duration(gap)}",
+                    "fire less often, or lower min_interval for the project in schedsync.yaml",
+                )
+            )
     if schedule.trigger_type == "cron":
         for kind, local, message in _dst(entry, zone, engine, today, memo):
             field_name = "trigger.hour" if "trigger.hour" in entry.parsed.positions else "trigger"
-            out.append(_diag(
-                entry, field_name, Severity.WARNING, f"dst-{kind}",
-                message, "a time that exists exactly once every day",
-                f"{local} {zone}",
-                "move the schedule outside 02:00-03:00 local time, or use timezone: UTC"
-                if kind == "gap" else
-                "move the schedule outside the repeated hour, or use timezone: UTC",
-            ))
+            out.append(
+                _diag(
+                    entry,
+                    field_name,
+                    Severity.WARNING,
+                    f"dst-{kind}",
+                    message,
+                    "a time that exists exactly once every day",
+                    f"{local} {zone}",
+                    "move the schedule outside 02:00-03:00 local time, or use timezone: UTC"
+                    if kind == "gap"
+                    else "move the schedule outside the repeated hour, or use timezone: UTC",
+                )
+            )
 
 
 def _duration(seconds: float) -> str:
@@ -268,13 +336,29 @@ def _key(*parts: Any) -> str:
     return orjson.dumps(parts, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _gap(entry: _Entry, zone: str, engine: str, memo: CronMemo) -> float | None:
+def _gap_at_least(trigger: dict[str, str]) -> int:
+    """A lower bound on the time between two fires, read off the field texts alone:
+    no second field -> 1 minute; one fixed minute -> 1 hour; fixed minute and hour
+    -> 1 day (a fixed wall time happens at most once a day... except in a DST
+    overlap, which the DST warning reports)."""
+    if "second" in trigger:
+        return 0
+    if not trigger["minute"].isdigit():
+        return 60
+    if not trigger["hour"].isdigit():
+        return 3600
+    return 86400
+
+
+def _gap(entry: _Entry, zone: str, engine: str, memo: CronMemo, min_interval: int) -> float | None:
     schedule = entry.parsed.schedule
     if isinstance(schedule.trigger, IntervalTrigger):
         return float(schedule.trigger.every * PERIOD_SECONDS[schedule.trigger.period])
     if schedule.trigger_type != "cron":
         return None
     trigger = cron_fields(schedule)
+    if _gap_at_least(trigger) >= min_interval:
+        return None  # cannot be too frequent: skip the costly exact computation
     key = _key(trigger, zone, engine)
     if key not in memo.gap:
         found = min_gap_seconds("cron", trigger, zone, engine)
@@ -283,16 +367,12 @@ def _gap(entry: _Entry, zone: str, engine: str, memo: CronMemo) -> float | None:
     return memo.gap[key]
 
 
-def _dst(
-    entry: _Entry, zone: str, engine: str, today: date, memo: CronMemo
-) -> list[list[str]]:
+def _dst(entry: _Entry, zone: str, engine: str, today: date, memo: CronMemo) -> list[list[str]]:
     trigger = cron_fields(entry.parsed.schedule)
     key = _key(trigger, zone, engine, today.isoformat())
     if key not in memo.dst:
         start = datetime.combine(today, time(0), tzinfo=ZoneInfo(zone))
         findings = dst_findings(trigger, zone, engine, start, DST_DAYS)
-        memo.dst[key] = [
-            [f.kind, f.local.strftime("%Y-%m-%d %H:%M"), f.message] for f in findings
-        ]
+        memo.dst[key] = [[f.kind, f.local.strftime("%Y-%m-%d %H:%M"), f.message] for f in findings]
         memo.changed = True
     return memo.dst[key]

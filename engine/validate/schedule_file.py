@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
-from schedsync.engine.cron import check_cron, dom_dow_ambiguous
+from schedsync.engine.cron import CronProblem, check_cron, dom_dow_ambiguous
 from schedsync.engine.diagnostics import Diagnostic, Severity, format_path
 from schedsync.engine.loader import Document, Path, Position
+from schedsync.engine.spec import Spec, make_spec
 from schedsync.engine.validate.messages import describe, did_you_mean, pydantic_diagnostic
 from schedsync.schemas.schedule import CRON_FIELDS, CronTrigger, Schedule
 
@@ -32,14 +34,18 @@ class ParsedSchedule:
     schedule: Schedule
     # "" is the list item itself, then KEPT_FIELDS and "trigger.<field>".
     positions: dict[str, Position]
+    # The canonical spec with ``timezone`` None: the zone comes from the config.
+    spec: Spec
 
     @property
     def line(self) -> int:
         return self.positions[""][0]
 
     def position(self, name: str) -> Position:
-        return self.positions.get(name) or self.positions.get(name.split(".")[0]) or (
-            self.positions[""]
+        return (
+            self.positions.get(name)
+            or self.positions.get(name.split(".")[0])
+            or (self.positions[""])
         )
 
 
@@ -69,30 +75,58 @@ def _schedule_list(doc: Document, result: FileResult) -> list[Any]:
     data = doc.data
     if not isinstance(data, dict):
         line, column = doc.position(())
-        result.diagnostics.append(Diagnostic(
-            Severity.ERROR, "wrong-type", doc.file, line, column, "",
-            "a schedule file must be a mapping with a 'schedules' list",
-            "schedules: [...]", describe(data), "start the file with 'schedules:'",
-        ))
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.ERROR,
+                "wrong-type",
+                doc.file,
+                line,
+                column,
+                "",
+                "a schedule file must be a mapping with a 'schedules' list",
+                "schedules: [...]",
+                describe(data),
+                "start the file with 'schedules:'",
+            )
+        )
         return []
     for key in data:
         if key != "schedules":
             line, column = doc.position((key,), key=True)
-            result.diagnostics.append(Diagnostic(
-                Severity.ERROR, "unknown-field", doc.file, line, column, key,
-                f"unknown top-level field {key!r}", "only 'schedules'", repr(key),
-                did_you_mean(key, ["schedules"]) or "remove it; a file holds a 'schedules' list",
-            ))
+            result.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "unknown-field",
+                    doc.file,
+                    line,
+                    column,
+                    key,
+                    f"unknown top-level field {key!r}",
+                    "only 'schedules'",
+                    repr(key),
+                    did_you_mean(key, ["schedules"])
+                    or "remove it; a file holds a 'schedules' list",
+                )
+            )
     items = data.get("schedules")
     if items is None:
         return []
     if not isinstance(items, list):
         line, column = doc.position(("schedules",))
-        result.diagnostics.append(Diagnostic(
-            Severity.ERROR, "wrong-type", doc.file, line, column, "schedules",
-            "'schedules' must be a list of schedules", "a list ('- name: ...' items)",
-            describe(items), "write each schedule as a list item starting with '- '",
-        ))
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.ERROR,
+                "wrong-type",
+                doc.file,
+                line,
+                column,
+                "schedules",
+                "'schedules' must be a list of schedules",
+                "a list ('- name: ...' items)",
+                describe(items),
+                "write each schedule as a list item starting with '- '",
+            )
+        )
         return []
     return items
 
@@ -105,11 +139,20 @@ def _check_item(
         return None
     if not isinstance(item, dict):
         line, column = doc.position(base)
-        out.append(Diagnostic(
-            Severity.ERROR, "wrong-type", doc.file, line, column, format_path(base),
-            "each entry of 'schedules' must be a mapping", "name: ..., scheduler: ...",
-            describe(item), "write the schedule's fields as 'key: value' lines",
-        ))
+        out.append(
+            Diagnostic(
+                Severity.ERROR,
+                "wrong-type",
+                doc.file,
+                line,
+                column,
+                format_path(base),
+                "each entry of 'schedules' must be a mapping",
+                "name: ..., scheduler: ...",
+                describe(item),
+                "write the schedule's fields as 'key: value' lines",
+            )
+        )
         return None
     try:
         schedule = Schedule.model_validate(item)
@@ -120,7 +163,7 @@ def _check_item(
     problems = _cron_checks(doc, base, schedule, out)
     if problems:
         return None
-    return ParsedSchedule(index, schedule, _positions(doc, base, item))
+    return ParsedSchedule(index, schedule, _positions(doc, base, item), spec_of(schedule))
 
 
 def _schedule_errors(
@@ -143,7 +186,10 @@ def _schedule_errors(
 
 
 def _cron_of_invalid(
-    doc: Document, base: Path, item: Mapping[str, Any], exc: ValidationError,
+    doc: Document,
+    base: Path,
+    item: Mapping[str, Any],
+    exc: ValidationError,
     out: list[Diagnostic],
 ) -> None:
     """A schedule failing elsewhere still gets its cron checked: report everything."""
@@ -154,7 +200,8 @@ def _cron_of_invalid(
     raw = item.get("trigger")
     try:
         trigger = (
-            CronTrigger.from_crontab(raw) if isinstance(raw, str)
+            CronTrigger.from_crontab(raw)
+            if isinstance(raw, str)
             else CronTrigger.model_validate(raw)
         )
     except (ValueError, ValidationError):
@@ -162,13 +209,19 @@ def _cron_of_invalid(
     _check_cron_fields(doc, base, _fields_of(trigger), out)
 
 
-def _cron_checks(
-    doc: Document, base: Path, schedule: Schedule, out: list[Diagnostic]
-) -> bool:
+def _cron_checks(doc: Document, base: Path, schedule: Schedule, out: list[Diagnostic]) -> bool:
     """Cron field and never-fires checks; True when an error was found."""
     if schedule.trigger_type != "cron":
         return False
     return _check_cron_fields(doc, base, cron_fields(schedule), out)
+
+
+@lru_cache(maxsize=8192)
+def _cron_verdict(items: tuple[tuple[str, str], ...]) -> tuple[list[CronProblem], bool]:
+    """Repositories repeat the same few crons: parse each distinct one once."""
+    trigger = dict(items)
+    problems = check_cron(trigger, allow_seconds=True)
+    return problems, not problems and dom_dow_ambiguous(trigger)
 
 
 def _check_cron_fields(
@@ -176,28 +229,45 @@ def _check_cron_fields(
 ) -> bool:
     failed = False
     # ``second`` is allowed here; whether the scheduler has one is a contextual check.
-    for problem in check_cron(trigger, allow_seconds=True):
+    problems, ambiguous = _cron_verdict(tuple(sorted(trigger.items())))
+    for problem in problems:
         failed = True
         path = _trigger_path(doc, base, problem.field)
         line, column = doc.position(path)
         code = "cron-never-fires" if "never fire" in problem.message else "invalid-cron"
-        out.append(Diagnostic(
-            Severity.ERROR, code, doc.file, line, column, format_path(path),
-            problem.message, problem.expected, problem.found, problem.fix,
-        ))
-    if not failed and dom_dow_ambiguous(trigger):
+        out.append(
+            Diagnostic(
+                Severity.ERROR,
+                code,
+                doc.file,
+                line,
+                column,
+                format_path(path),
+                problem.message,
+                problem.expected,
+                problem.found,
+                problem.fix,
+            )
+        )
+    if not failed and ambiguous:
         path = _trigger_path(doc, base, "day_of_week")
         line, column = doc.position(path)
-        out.append(Diagnostic(
-            Severity.WARNING, "dom-and-dow", doc.file, line, column, format_path(path),
-            "day_of_month and day_of_week are both restricted: Celery and APScheduler "
-            "fire only when BOTH match, classic cron when EITHER matches",
-            "at most one of day_of_month / day_of_week restricted",
-            f"day_of_month {trigger['day_of_month']!r}, day_of_week "
-            f"{trigger['day_of_week']!r}",
-            "keep one of the two as '*' (or split into two schedules) so the meaning is "
-            "the same everywhere",
-        ))
+        out.append(
+            Diagnostic(
+                Severity.WARNING,
+                "dom-and-dow",
+                doc.file,
+                line,
+                column,
+                format_path(path),
+                "day_of_month and day_of_week are both restricted: Celery and APScheduler "
+                "fire only when BOTH match, classic cron when EITHER matches",
+                "at most one of day_of_month / day_of_week restricted",
+                f"day_of_month {trigger['day_of_month']!r}, day_of_week {trigger['day_of_week']!r}",
+                "keep one of the two as '*' (or split into two schedules) so the meaning is "
+                "the same everywhere",
+            )
+        )
     return failed
 
 
@@ -205,6 +275,25 @@ def _trigger_path(doc: Document, base: Path, name: str) -> Path:
     path = (*base, "trigger", name)
     # The string shorthand ("0 9 * * *") has no per-field positions.
     return path if path in doc.values else (*base, "trigger")
+
+
+def spec_of(schedule: Schedule, timezone: str | None = None) -> Spec:
+    trigger = schedule.trigger
+    assert not isinstance(trigger, str)  # validation turned cron strings into fields
+    return make_spec(
+        name=schedule.name,
+        trigger_type=schedule.trigger_type,
+        trigger=trigger.model_dump(exclude_none=True),
+        task=schedule.task,
+        args=schedule.args,
+        kwargs=schedule.kwargs,
+        enabled=schedule.enabled,
+        timezone=timezone,
+        queue=schedule.queue,
+        priority=schedule.priority,
+        expires=schedule.expires,
+        description=schedule.description,
+    )
 
 
 def cron_fields(schedule: Schedule) -> dict[str, str]:
