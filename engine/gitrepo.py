@@ -168,8 +168,8 @@ class GitRepo:
         full = [self._full(p) for p in paths]
         if not full:
             return None
-        self._stage(full)
         head = self.head()
+        self._stage(full)
         base = head or _EMPTY_TREE
         changed = self._git("diff", "--cached", "--quiet", base, "--", *full, check=False)
         if changed.returncode == 0:
@@ -184,8 +184,12 @@ class GitRepo:
 
     def _stage(self, full: list[str]) -> None:
         present = [p for p in full if (self.top / p).exists()]
-        tracked = set(self._git("ls-files", "-z", "--", *full).stdout.decode().split("\0")) - {""}
-        gone = [p for p in full if p not in present and p in tracked]
+        missing = [p for p in full if p not in present]
+        tracked: set[str] = set()
+        if missing:  # only files git knows can be deleted; others were never there
+            listed = self._git("ls-files", "-z", "--", *missing).stdout.decode()
+            tracked = set(listed.split("\0")) - {""}
+        gone = [p for p in missing if p in tracked]
         if present:
             self._git("add", "--", *present)
         if gone:
@@ -212,11 +216,12 @@ class GitRepo:
         if self._committer is not None:
             return self._committer
         env: dict[str, str] = {}
+        settings = self._config()
         for key, var, fallback in (
             ("user.name", "GIT_COMMITTER_NAME", _FALLBACK_COMMITTER[0]),
             ("user.email", "GIT_COMMITTER_EMAIL", _FALLBACK_COMMITTER[1]),
         ):
-            if self._git("config", "--get", key, check=False).returncode != 0:
+            if key not in settings:
                 env[var] = fallback
         self._committer = env
         return env
@@ -229,9 +234,10 @@ class GitRepo:
         if branch is None:
             return None
 
+        settings = self._config()
+
         def config(key: str) -> str | None:
-            result = self._git("config", "--get", key, check=False)
-            return _text(result.stdout) if result.returncode == 0 else None
+            return settings.get(key.lower())
 
         remote = (
             config(f"branch.{branch}.pushRemote")
@@ -244,6 +250,16 @@ class GitRepo:
             return None
         merge = config(f"branch.{branch}.merge") or f"refs/heads/{branch}"
         return remote, merge.removeprefix("refs/heads/")
+
+    def _config(self) -> dict[str, str]:
+        """All git config in one call (keys lower-cased, as git compares them)."""
+        out = self._git("config", "-z", "--list", check=False).stdout.decode("utf-8", "replace")
+        settings: dict[str, str] = {}
+        for record in out.split("\0"):
+            key, _, value = record.partition("\n")
+            if key:
+                settings.setdefault(key.lower(), value)
+        return settings
 
     def has_push_remote(self) -> bool:
         return self._upstream() is not None

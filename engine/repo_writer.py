@@ -95,6 +95,10 @@ def _root_lock(root: Path) -> _RootLock:
 
 def _flock(path: Path, timeout: float) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
+    ignore = path.parent / ".gitignore"
+    if not ignore.exists():  # local machinery (lock, state db), never committed
+        with contextlib.suppress(OSError):
+            ignore.write_text("# created by schedsync: this folder is local state\n*\n")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     delay = 0.001
@@ -325,6 +329,11 @@ class RepoWriter:
             raise UnsafePath(f"file {file!r} must be relative to {folder}/, not absolute")
         if pure.parts[:2] == folder.parts and len(pure.parts) > 2:  # the long form
             pure = PurePosixPath(*pure.parts[2:])
+        elif pure.parts[0] == "schedules":
+            raise UnsafePath(
+                f"file {file!r} is not inside {folder}/: a schedule of this project "
+                f"must live in {folder}/ (give e.g. 'email.yaml')"
+            )
         if any(part.startswith(".") for part in file.split("/")):
             raise UnsafePath(
                 f"file {file!r} must stay inside {folder}/: no '..', '.' or hidden parts"

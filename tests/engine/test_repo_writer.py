@@ -1,0 +1,339 @@
+"""RepoWriter on real git repositories: one commit per write, all-or-nothing, locking."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from schedsync.engine.errors import FatalError
+from schedsync.engine.gitrepo import GitError, PushRejected
+from schedsync.engine.repo_writer import FileEdit, RepoWriter, UnsafePath
+from schedsync.engine.yamledit import add_schedule, find_schedule_names, update_schedule
+
+AUTHOR = {"author_name": "Grace Hopper", "author_email": "grace@example.com"}
+FILE = "schedules/acme/email.yaml"
+SEED = """\
+# Email jobs.
+schedules:
+  - name: email.daily-digest          # unique inside the project
+    scheduler: celery-beat
+    trigger_type: cron
+    trigger: {minute: "0", hour: "9", day_of_week: "*"}
+    task: email.send_daily_digest
+    args: []
+    kwargs: {locale: en-US}
+    enabled: true                     # default true
+"""
+
+
+@pytest.fixture(autouse=True)
+def hermetic_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-global-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "schedules/acme").mkdir(parents=True)
+    (root / FILE).write_text(SEED)
+    (root / "schedsync.yaml").write_text("version: 1\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.name", "Server")
+    git(root, "config", "user.email", "server@example.com")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "seed")
+    return root
+
+
+def commits(root: Path) -> int:
+    return int(git(root, "rev-list", "--count", "HEAD"))
+
+
+def entry(name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "scheduler": "celery-beat",
+        "trigger_type": "interval",
+        "trigger": {"every": 5, "period": "minutes"},
+        "task": "email.tick",
+        "args": [],
+        "kwargs": {},
+        "enabled": True,
+    }
+
+
+def test_one_field_patch_is_a_one_line_commit(repo: Path) -> None:
+    writer = RepoWriter(repo)
+    trigger = {"minute": "0", "hour": "10", "day_of_week": "*"}
+    result = writer.update(
+        FILE,
+        lambda text: update_schedule(text or "", "email.daily-digest", {"trigger": trigger}),
+        "schedules: update email.daily-digest (trigger)",
+        **AUTHOR,
+    )
+    assert result.commit == git(repo, "rev-parse", "HEAD")
+    assert result.paths == (FILE,)
+    assert not result.pushed
+    stat = git(repo, "diff", "--stat", "HEAD~1", "HEAD")
+    assert stat.splitlines()[-1].strip() == "1 file changed, 1 insertion(+), 1 deletion(-)"
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%s") == (
+        "Grace Hopper <grace@example.com>|schedules: update email.daily-digest (trigger)"
+    )
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_no_op_write_makes_no_commit(repo: Path) -> None:
+    writer = RepoWriter(repo)
+    result = writer.write([FileEdit(FILE, SEED)], "nothing", **AUTHOR)
+    assert result.commit is None
+    assert result.paths == ()
+    assert commits(repo) == 1
+
+
+def test_new_file_and_deletion_in_one_commit(repo: Path) -> None:
+    writer = RepoWriter(repo)
+    new = "schedules/acme/billing/monthly.yml"
+    result = writer.write(
+        [FileEdit(new, add_schedule("", entry("billing.monthly"))), FileEdit(FILE, None)],
+        "move",
+        **AUTHOR,
+    )
+    assert result.commit is not None
+    assert sorted(git(repo, "show", "--name-status", "--format=", "HEAD").splitlines()) == [
+        f"A\t{new}",
+        f"D\t{FILE}",
+    ]
+    assert not (repo / FILE).exists()
+    assert find_schedule_names((repo / new).read_text()) == ["billing.monthly"]
+
+
+def test_failed_commit_restores_every_file(repo: Path) -> None:
+    hook = repo / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\necho 'policy says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    writer = RepoWriter(repo)
+    with pytest.raises(GitError, match="policy says no"):
+        writer.write(
+            [FileEdit(FILE, "schedules: []\n"), FileEdit("schedules/new/x.yaml", "a: 1\n")],
+            "refused",
+            **AUTHOR,
+        )
+    assert (repo / FILE).read_text() == SEED
+    assert not (repo / "schedules/new").exists()
+    assert git(repo, "status", "--porcelain") == ""
+    assert commits(repo) == 1
+
+
+def test_failure_half_way_through_files_restores_the_first(repo: Path) -> None:
+    (repo / "schedules/acme/dir.yaml").mkdir()  # os.replace onto a folder fails
+    writer = RepoWriter(repo)
+    with pytest.raises(OSError, match=r"dir\.yaml"):
+        writer.write(
+            [FileEdit(FILE, "schedules: []\n"), FileEdit("schedules/acme/dir.yaml", "x\n")],
+            "half",
+            **AUTHOR,
+        )
+    assert (repo / FILE).read_text() == SEED
+    assert commits(repo) == 1
+    leftovers = [p.name for p in (repo / "schedules/acme").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize(
+    "path", ["../outside.yaml", "/etc/passwd", ".git/config", "a\0b.yaml", "schedules\\x.yaml"]
+)
+def test_write_refuses_paths_outside_the_repository(repo: Path, path: str) -> None:
+    writer = RepoWriter(repo)
+    with pytest.raises(UnsafePath):
+        writer.write([FileEdit(FILE, "schedules: []\n"), FileEdit(path, "x")], "evil", **AUTHOR)
+    assert (repo / FILE).read_text() == SEED
+    assert commits(repo) == 1
+
+
+def test_without_git_files_are_still_written(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    result = RepoWriter(root).write([FileEdit(FILE, SEED)], "m", **AUTHOR)
+    assert result.commit is None
+    assert result.paths == (FILE,)
+    assert (root / FILE).read_text() == SEED
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_sixteen_threads_lose_nothing(repo: Path) -> None:
+    per_thread = 4
+    errors: list[BaseException] = []
+    results: list[str | None] = []
+
+    def worker(t: int) -> None:
+        writer = RepoWriter(repo)  # one writer per request, as a server may do
+        try:
+            for i in range(per_thread):
+                name = f"email.t{t}-{i}"
+                result = writer.update(
+                    FILE,
+                    lambda text, name=name: add_schedule(text or "", entry(name)),
+                    f"schedules: create {name}",
+                    **AUTHOR,
+                )
+                results.append(result.commit)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    names = set(find_schedule_names((repo / FILE).read_text()))
+    wanted = {f"email.t{t}-{i}" for t in range(16) for i in range(per_thread)}
+    assert wanted <= names
+    assert commits(repo) == 1 + 16 * per_thread
+    assert len(set(results)) == 16 * per_thread
+    messages = git(repo, "log", "--format=%s", "HEAD~64..HEAD").splitlines()
+    assert sorted(messages) == sorted(f"schedules: create {n}" for n in wanted)
+
+
+def test_processes_share_the_lock(repo: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from schedsync.engine.repo_writer import RepoWriter\n"
+        "from schedsync.engine.yamledit import add_schedule\n"
+        "root, tag = Path(sys.argv[1]), sys.argv[2]\n"
+        "w = RepoWriter(root)\n"
+        "for i in range(5):\n"
+        "    name = f'email.p{tag}-{i}'\n"
+        "    e = {'name': name, 'task': 'email.tick', 'enabled': True}\n"
+        "    w.update(" + repr(FILE) + ", lambda t, e=e: add_schedule(t or '', e), name,\n"
+        "             author_name='P', author_email='p@example.com')\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(repo), str(p)], env=dict(os.environ))
+        for p in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    names = set(find_schedule_names((repo / FILE).read_text()))
+    assert {f"email.p{p}-{i}" for p in range(4) for i in range(5)} <= names
+    assert commits(repo) == 1 + 20
+
+
+def test_lock_is_reentrant_in_one_thread(repo: Path) -> None:
+    writer = RepoWriter(repo)
+    with writer.lock(), writer.lock():
+        text = writer.read_text(FILE)
+        assert text == SEED
+        result = writer.write([FileEdit(FILE, text + "# note\n")], "note", **AUTHOR)
+    assert result.commit is not None
+    assert (repo / ".schedsync/write.lock").exists()
+
+
+# --------------------------------------------------------------------------- push
+
+
+@pytest.fixture
+def cloned(tmp_path: Path, repo: Path) -> tuple[Path, Path, Path]:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    clones = []
+    for name in ("server", "human"):
+        git(tmp_path, "clone", "-q", str(bare), name)
+        git(tmp_path / name, "config", "user.name", name)
+        git(tmp_path / name, "config", "user.email", f"{name}@example.com")
+        clones.append(tmp_path / name)
+    return bare, clones[0], clones[1]
+
+
+def test_write_pushes_after_rebasing_on_a_newer_remote(cloned: tuple[Path, Path, Path]) -> None:
+    bare, server, human = cloned
+    (human / "schedules/acme/other.yaml").write_text("schedules: []\n")
+    git(human, "add", ".")
+    git(human, "commit", "-qm", "human adds a file")
+    git(human, "push", "-q")
+    writer = RepoWriter(server)
+    result = writer.update(
+        FILE, lambda t: update_schedule(t or "", "email.daily-digest", {"enabled": False}),
+        "disable", **AUTHOR,
+    )  # fmt: skip
+    assert result.pushed
+    assert result.commit == git(bare, "rev-parse", "main")
+    assert git(bare, "log", "--format=%s", "main").splitlines() == [
+        "disable",
+        "human adds a file",
+        "seed",
+    ]
+
+
+def test_unresolvable_push_undoes_the_write(cloned: tuple[Path, Path, Path]) -> None:
+    bare, server, human = cloned
+    human_text = update_schedule(SEED, "email.daily-digest", {"enabled": False})
+    (human / FILE).write_text(human_text)
+    git(human, "commit", "-qam", "human disables")
+    git(human, "push", "-q")
+    before = git(server, "rev-parse", "HEAD")
+    writer = RepoWriter(server)
+    with pytest.raises(PushRejected) as info:
+        writer.update(
+            FILE, lambda t: update_schedule(t or "", "email.daily-digest", {"enabled": "no"}),
+            "conflict", **AUTHOR,
+        )  # fmt: skip
+    assert isinstance(info.value, FatalError)
+    assert git(server, "rev-parse", "HEAD") == before
+    assert git(server, "status", "--porcelain") == ""
+    assert (server / FILE).read_text() == SEED
+    assert git(bare, "log", "-1", "--format=%s", "main") == "human disables"
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def test_default_and_given_schedule_paths(repo: Path) -> None:
+    writer = RepoWriter(repo)
+    assert writer.safe_schedule_path("acme", None, "email.daily") == Path(FILE)
+    assert writer.safe_schedule_path("acme", None, "nightly") == Path("schedules/acme/nightly.yaml")
+    assert writer.safe_schedule_path("acme", "team/jobs.yml", "x") == Path(
+        "schedules/acme/team/jobs.yml"
+    )
+    assert writer.safe_schedule_path("acme", FILE, "x") == Path(FILE)
+
+
+@pytest.mark.parametrize(
+    ("project", "file", "name", "message"),
+    [
+        ("acme", "../other/x.yaml", "x", "inside schedules/acme/"),
+        ("acme", "/etc/x.yaml", "x", "not absolute"),
+        ("acme", "x\0.yaml", "x", "invalid"),
+        ("acme", "x.json", "x", r"\.yaml or \.yml"),
+        ("acme", ".hidden.yaml", "x", "hidden"),
+        ("acme", "schedules/other/x.yaml", "x", "schedules/acme/"),
+        ("acme", "link/x.yaml", "x", "symlink"),
+        ("..", None, "x", "project slug"),
+        ("acme/../b", None, "x", "project slug"),
+        ("acme", None, "../x", "schedule name"),
+        ("acme", None, "", "schedule name"),
+    ],
+)
+def test_path_tricks_are_rejected(
+    repo: Path, tmp_path: Path, project: str, file: str | None, name: str, message: str
+) -> None:
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    (repo / "schedules/acme/link").symlink_to(tmp_path / "elsewhere")
+    writer = RepoWriter(repo)
+    with pytest.raises(UnsafePath, match=message):
+        writer.safe_schedule_path(project, file, name)
