@@ -93,46 +93,65 @@ def read_job(key: str, blob: bytes, next_run_time: float | None) -> StoredJob:
         state = restricted_loads(blob)
     except Exception as exc:  # noqa: BLE001 - any broken pickle is one entry's problem
         problem = f"its job state cannot be read ({type(exc).__name__}: {exc})"
-        return StoredJob(key, None, _problem_spec(key, None, next_run_time), problem,
-                         next_run_time)
+        return StoredJob(key, None, _problem_spec(key, None, next_run_time), problem, next_run_time)
     try:
         spec = state_to_spec(key, state)
     except Unrepresentable as exc:
-        return StoredJob(key, state if isinstance(state, dict) else None,
-                         _problem_spec(key, state, next_run_time), str(exc), next_run_time)
+        return StoredJob(
+            key,
+            state if isinstance(state, dict) else None,
+            _problem_spec(key, state, next_run_time),
+            str(exc),
+            next_run_time,
+        )
     return StoredJob(key, state, spec, None, next_run_time)
 
 
 def _problem_spec(key: str, state: Any, next_run_time: float | None) -> Spec:
     func = state.get("func") if isinstance(state, dict) else None
-    return make_spec(name=key, trigger_type="unknown", trigger={},
-                     task=func if isinstance(func, str) else "",
-                     enabled=next_run_time is not None)
+    return make_spec(
+        name=key,
+        trigger_type="unknown",
+        trigger={},
+        task=func if isinstance(func, str) else "",
+        enabled=next_run_time is not None,
+    )
 
 
 def dump_state(state: JobState) -> tuple[bytes, float | None]:
     """The row APScheduler's job stores write for ``state``."""
-    return (pickle.dumps(state, pickle.HIGHEST_PROTOCOL),
-            run_time_timestamp(state["next_run_time"]))
+    return (
+        pickle.dumps(state, pickle.HIGHEST_PROTOCOL),
+        run_time_timestamp(state["next_run_time"]),
+    )
 
 
 class _ChunkPlan:
     """Carries out the operations of one chunk on an in-memory view of its rows, then
     says which rows to insert, update and delete."""
 
-    def __init__(self, rows: dict[str, tuple[bytes, float | None]], now: datetime,
-                 executor: str) -> None:
+    def __init__(
+        self, rows: dict[str, tuple[bytes, float | None]], now: datetime, executor: str
+    ) -> None:
         self.rows = rows
         self.now = now
         self.executor = executor
-        self.view: dict[str, StoredJob | None] = {}
+        self.read: dict[str, StoredJob | None] = {}
         self.written: dict[str, JobState | None] = {}
 
     def current(self, key: str) -> StoredJob | None:
-        if key not in self.view:
+        """The job as the chunk's earlier operations left it."""
+        if key in self.written:
+            state = self.written[key]
+            if state is None:
+                return None
+            # Only a later operation on the same key in this chunk needs its spec.
+            return StoredJob(key, state, state_to_spec(key, state), None,
+                             run_time_timestamp(state["next_run_time"]))
+        if key not in self.read:
             row = self.rows.get(key)
-            self.view[key] = read_job(key, *row) if row is not None else None
-        return self.view[key]
+            self.read[key] = read_job(key, *row) if row is not None else None
+        return self.read[key]
 
     def run(self, op: Operation) -> OpResult:
         try:
@@ -149,7 +168,7 @@ class _ChunkPlan:
                     f"a job with id {op.key!r} already exists in the APScheduler job store; "
                     "it was added outside this plan: run plan again"
                 )
-            self._put(op.key, new_state(op.key, _spec(op), self.executor, self.now))
+            self.written[op.key] = new_state(op.key, _spec(op), self.executor, self.now)
             return
         if job is None:
             if op.kind is OpKind.DELETE:
@@ -160,18 +179,11 @@ class _ChunkPlan:
             )
         state = _writable(job)
         if op.kind is OpKind.DELETE:
-            self.view[op.key] = None
             self.written[op.key] = None
         elif op.kind is OpKind.UPDATE:
-            self._put(op.key, updated_state(state, job.spec, _spec(op), self.now))
+            self.written[op.key] = updated_state(state, job.spec, _spec(op), self.now)
         else:
-            self._put(op.key, with_enabled(state, op.kind is OpKind.ENABLE, self.now))
-
-    def _put(self, key: str, state: JobState) -> None:
-        spec = state_to_spec(key, state)
-        self.view[key] = StoredJob(key, state, spec, None,
-                                   run_time_timestamp(state["next_run_time"]))
-        self.written[key] = state
+            self.written[op.key] = with_enabled(state, op.kind is OpKind.ENABLE, self.now)
 
     def changes(self) -> Changes:
         changes = Changes()
@@ -244,7 +256,7 @@ class APSchedulerAdapter(AdapterBase):
         """One transaction per chunk of ``CHUNK`` operations; results are yielded after
         the chunk's commit, so every success reported is durable."""
         for start in range(0, len(ops), CHUNK):
-            yield from self._apply_chunk(ops[start:start + CHUNK])
+            yield from self._apply_chunk(ops[start : start + CHUNK])
 
     def _apply_chunk(self, chunk: Sequence[Operation]) -> Iterator[OpResult]:
         results: list[OpResult] = []
@@ -260,9 +272,14 @@ class APSchedulerAdapter(AdapterBase):
         except sa.exc.IntegrityError:
             # A job was added by someone else meanwhile: isolate which change clashes.
             if len(chunk) == 1:
-                yield OpResult(chunk[0], ok=False, error=(
-                    f"a job with id {chunk[0].key!r} was added to the job store meanwhile: "
-                    "run plan again"))
+                yield OpResult(
+                    chunk[0],
+                    ok=False,
+                    error=(
+                        f"a job with id {chunk[0].key!r} was added to the job store meanwhile: "
+                        "run plan again"
+                    ),
+                )
                 return
             for op in chunk:
                 yield from self._apply_chunk([op])
