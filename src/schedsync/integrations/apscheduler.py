@@ -111,12 +111,12 @@ def write_fire(store: FireStore, project: str, fire: FireEvent) -> None:
 def _waker(scheduler: Any) -> Callable[[], None]:
     """``scheduler.wakeup`` made safe to call from another thread: event-loop schedulers
     must run it on their own loop."""
-    kind = type(scheduler).__name__
-    if kind == "AsyncIOScheduler":
+    kinds = {cls.__name__ for cls in type(scheduler).__mro__}  # subclasses count too
+    if "AsyncIOScheduler" in kinds:
         return lambda: scheduler._eventloop.call_soon_threadsafe(scheduler.wakeup)
-    if kind == "TornadoScheduler":
+    if "TornadoScheduler" in kinds:
         return lambda: scheduler._ioloop.add_callback(scheduler.wakeup)
-    if kind == "TwistedScheduler":
+    if "TwistedScheduler" in kinds:
         return lambda: scheduler._reactor.callFromThread(scheduler.wakeup)
     return lambda: scheduler.wakeup()
 
