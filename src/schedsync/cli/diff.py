@@ -46,10 +46,17 @@ def command(ctx: click.Context, base: str, head: str | None, fmt: str,
     """Review a git change: per schedule what changes, when it runs before and after,
     and what needs attention (deletions, DST, pile-ups, ...)."""
     from schedsync.cli._common import use_color
+    from schedsync.engine.errors import FatalError
     from schedsync.engine.review import review_change
     from schedsync.engine.review.render import render
 
-    review = review_change(repo_option(ctx), base, head, now=now)
+    try:
+        review = review_change(repo_option(ctx), base, head, now=now)
+    except FatalError as exc:
+        # CI relies on this exit code. main() runs click with standalone_mode=False, where
+        # an exit requested through the context is returned, not raised: exit here.
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
     output, summary = render(review, fmt, full_command=_json_command(base, head))
     click.echo(output, nl=False, color=use_color(ctx) if fmt == "text" else False)
     if summary:
