@@ -20,7 +20,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedsync.engine.adapters.apscheduler_pickle import is_opaque, opaque_name
-from schedsync.engine.cron.translate import (
+from schedsync.engine.cron import (
     UnrepresentableCron,
     from_apscheduler,
     to_apscheduler,
