@@ -231,7 +231,13 @@ class APSchedulerAdapter(AdapterBase):
         return sorted((read_job(*row) for row in rows), key=lambda job: job.key)
 
     def list_entries(self) -> list[LiveEntry]:
-        return [job.entry() for job in self.read_jobs()]
+        """Every job but the one-off runs ``trigger`` adds: those are runs waiting for
+        the scheduler, not schedules (see ``pending_runs``)."""
+        return [job.entry() for job in self.read_jobs() if MANUAL_MARK not in job.key]
+
+    def pending_runs(self) -> list[LiveEntry]:
+        """Runs requested with ``trigger`` that the scheduler has not started yet."""
+        return [job.entry() for job in self.read_jobs() if MANUAL_MARK in job.key]
 
     # --- writing ---------------------------------------------------------------------
 

@@ -129,6 +129,7 @@ def test_created_job_runs_disable_stops_it_trigger_runs_once(live: LiveScheduler
     time.sleep(1.5)
     assert live.lines().count("manual") == 1
     # The one-off job is gone after its run; the paused schedule is untouched.
+    assert live.adapter.pending_runs() == []
     assert [e.key for e in live.adapter.list_entries()] == ["tick"]
 
     fired = wait_for(lambda: (f := live.state.fire(run_id)) and f.status == "succeeded" and f,
