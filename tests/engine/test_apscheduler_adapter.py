@@ -136,6 +136,8 @@ def restore_with_apscheduler(config: APSchedulerScheduler, tmp_path: Path) -> di
             "next": job.next_run_time.isoformat() if job.next_run_time else None,
             "weekday": job.next_run_time.weekday() if job.next_run_time else None,
             "zone": str(getattr(job.trigger, "timezone", "")),
+            "misfire": job.misfire_grace_time, "coalesce": job.coalesce,
+            "max_instances": job.max_instances,
         } for job in store.get_all_jobs()}))
     """, {"apptasks": "def work(*args, **kwargs):\n    return args\n"})
     result: dict[str, Any] = json.loads(out)
@@ -221,6 +223,7 @@ def test_real_apscheduler_restores_our_jobs(adapter: APSchedulerAdapter, tmp_pat
         assert job["func"] == "apptasks:work"
         assert job["name"] == key
         assert job["executor"] == "default"
+        assert (job["misfire"], job["coalesce"], job["max_instances"]) == (30, True, 1)
         assert job["args"] == entries[key].spec["args"]
         assert job["kwargs"] == entries[key].spec["kwargs"]
         next_run = entries[key].next_run_at
@@ -323,6 +326,9 @@ def test_trigger_adds_a_one_off_job_due_now(adapter: APSchedulerAdapter) -> None
     assert [e.key for e in adapter.list_entries()] == ["report"]  # a run, not a schedule
     entry = {e.key: e for e in adapter.pending_runs()}[run_id]
     assert entry.spec["trigger_type"] == "clocked"
+    state = {job.key: job.state for job in adapter.read_jobs()}[run_id]
+    assert state is not None
+    assert state["misfire_grace_time"] == 3600  # runs requested from outside are never late
     assert entry.spec["task"] == "apptasks:work"
     assert entry.spec["args"] == ["report"]
     assert entry.next_run_at is not None
