@@ -64,9 +64,14 @@ class ApiContext:
 
     @classmethod
     def open(cls, root: Path) -> ApiContext:
+        from schedsync.engine.gitrepo import GitRepo
+
         reader = Workspace.open(root, allow_invalid=True)
         writer = Workspace(reader.root, reader.repo)
-        return cls(reader.root, reader, writer)
+        git = GitRepo.open(reader.root)
+        context = cls(reader.root, reader, writer)
+        context.seen_head = git.head() if git is not None else None
+        return context
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the writer thread, after every write queued before it."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from schedsync.engine.errors import FatalError
 from schedsync.server.errors import ApiError, from_engine, not_found
+from schedsync.server.revalidate import revalidate
 
 if TYPE_CHECKING:
     from schedsync.engine.repository import RepoSchedule
@@ -47,50 +48,18 @@ def read_text(root: Path, rel: str) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def refuse_invalid(ws: Workspace, texts: dict[str, str]) -> None:
-    """Load the repository as it would be after the edit; 422 listing every error."""
-    from schedsync.engine.repository import load_repository_from_files
-
-    root = ws.root
-    paths = [root / "schedsync.yaml", *sorted((root / "schedules").rglob("*.y*ml"))]
-    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in paths if p.is_file()}
-    files.update({path: text.encode() for path, text in texts.items()})
-    candidate = load_repository_from_files(files)
-    errors = candidate.diagnostics.errors
-    before = {(d.file, d.code, d.path) for d in ws.repo.diagnostics.errors}
-    new = [d for d in errors if (d.file, d.code, d.path) not in before or d.file in texts]
-    if new:
-        raise ApiError(
-            "validation_error",
-            f"the change would make the repository invalid ({len(new)} error(s)); nothing "
-            "was written",
-            {"errors": [_diagnostic(d) for d in new]},
-        )
-
-
-def _diagnostic(d: Any) -> dict[str, Any]:
-    return {
-        "field": d.path,
-        "message": d.message,
-        "type": d.code,
-        "file": d.file,
-        "line": d.line,
-        "column": d.column,
-        "expected": d.expected,
-        "found": d.found,
-        "fix": d.fix,
-    }
-
-
 def commit_edit(ctx: ApiContext, caller: Caller, slug: str, edit: Edit) -> str | None:
-    """Validate, write, commit and push ``edit``; the repository lock is held by the caller."""
+    """Validate, write, commit and push ``edit``; the repository lock is held by the caller.
+
+    On success the writer's repository is the validated one (no reload needed).
+    """
     from schedsync.engine.repo_writer import FileEdit, RepoWriter
 
     ws = ctx.writer
     changed = {p: t for p, t in edit.texts.items() if t != read_text(ws.root, p)}
     if not changed:
         return None  # git refuses an empty commit; a no-op write makes none
-    refuse_invalid(ws, changed)
+    after = revalidate(ws.repo, ws.root, changed)
     # One commit, pushed when a push remote exists; on a rejected push the writer puts
     # the files and the checkout back and raises PushRejected (a 409).
     result = RepoWriter(ws.root).write(
@@ -100,6 +69,8 @@ def commit_edit(ctx: ApiContext, caller: Caller, slug: str, edit: Edit) -> str |
         author_email=caller.author_email,
     )
     commit: str | None = result.commit
+    ws.repo = after
+    ctx.seen_head = commit
     return commit
 
 
@@ -119,7 +90,6 @@ def run_write(
             commit = commit_edit(ctx, caller, slug, edit)
             record_state(ws, slug, edit)
             if commit is not None:
-                ws.reload()
                 ctx.publish(ws.repo)
     except ApiError as exc:
         audit(ws, caller, action, slug, target, f"refused: {exc.code}", details)
