@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from schedsync.engine.state import schedules
+from schedsync.engine.state.coltypes import parse_instant
 from schedsync.engine.state.records import Binding
 from schedsync.engine.state.schema import bindings as b
 from schedsync.engine.state.schema import schedules as s
@@ -17,20 +19,17 @@ Item = tuple[str, str, dict[str, Any] | None]  # (schedule name, entry key, spec
 
 
 def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
+    # Raw text columns parsed here: SQLAlchemy's per-value type processing cost ~4x.
     query = (
-        sa.select(s.c.name, b.c.entry_key, b.c.base_spec, b.c.managed, b.c.applied_at)
+        sa.select(s.c.name, b.c.entry_key, sa.type_coerce(b.c.base_spec, sa.Text),
+                  b.c.managed, sa.type_coerce(b.c.applied_at, sa.String))
         .join(s, s.c.id == b.c.schedule_id)
         .where(s.c.project == project, b.c.scheduler == scheduler)
     )
     return {
-        r.name: Binding(
-            name=r.name,
-            entry_key=r.entry_key,
-            base_spec=r.base_spec,
-            managed=bool(r.managed),
-            applied_at=r.applied_at,
-        )
-        for r in conn.execute(query)
+        name: Binding(name=name, entry_key=key, base_spec=orjson.loads(spec),
+                      managed=bool(managed), applied_at=parse_instant(applied))
+        for name, key, spec, managed, applied in conn.execute(query)
     }
 
 

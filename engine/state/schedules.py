@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from schedsync.engine.errors import NotFound
 from schedsync.engine.state.errors import NameTaken
-from schedsync.engine.state.ids import candidate_ids, first_free_id
+from schedsync.engine.state.ids import first_free_id
 from schedsync.engine.state.records import ScheduleRecord
 from schedsync.engine.state.schema import schedules as t
-from schedsync.engine.state.sql import chunks, insert_ignore
+from schedsync.engine.state.sql import insert_ignore
 
 
 def _record(row: sa.Row[tuple[object, ...]]) -> ScheduleRecord:
@@ -86,29 +86,35 @@ def ensure_many(
 ) -> dict[str, str]:
     """Ids for all ``names``, creating the missing ones in one batch."""
     wanted = list(dict.fromkeys(names))
-    ids = ids_by_name(conn, project, wanted)
-    missing = [n for n in wanted if n not in ids]
-    if not missing:
+    if len(wanted) <= _SMALL:
+        ids = ids_by_name(conn, project, wanted)
+        for name in wanted:
+            if name not in ids:
+                ids[name] = ensure(conn, project, name, now).id
         return ids
-    natural = {n: next(candidate_ids(project, n)) for n in missing}
-    taken: set[str] = set()
-    for batch in chunks(natural.values()):
-        taken.update(conn.execute(sa.select(t.c.id).where(t.c.id.in_(batch))).scalars())
+    known = _project_ids(conn, project)
+    # Ids collide only within a project (uuid5 of "project/name"): a renamed schedule
+    # keeps the id of its old name.
+    taken = set(known.values())
     rows = []
-    for name in missing:
-        new_id = natural[name]
-        if new_id in taken:
-            new_id = first_free_id(project, name, lambda c: c in taken or _id_taken(conn, c))
+    for name in wanted:
+        if name in known:
+            continue
+        new_id = first_free_id(project, name, taken.__contains__)
         taken.add(new_id)
-        rows.append(
-            {"id": new_id, "project": project, "name": name, "created_at": now, "updated_at": now}
-        )
+        rows.append({"id": new_id, "project": project, "name": name,
+                     "created_at": now, "updated_at": now})
     insert_ignore(conn, t, rows)
-    ids.update(ids_by_name(conn, project, missing))
-    for name in missing:  # lost a race with another writer: fall back to one by one
+    ids = ids_by_name(conn, project, wanted)
+    for name in wanted:  # lost a race with another writer: fall back to one by one
         if name not in ids:
             ids[name] = ensure(conn, project, name, now).id
     return ids
+
+
+def _project_ids(conn: sa.Connection, project: str) -> dict[str, str]:
+    query = sa.select(t.c.name, t.c.id).where(t.c.project == project)
+    return {r.name: r.id for r in conn.execute(query)}
 
 
 def rename(conn: sa.Connection, project: str, old: str, new: str) -> None:
