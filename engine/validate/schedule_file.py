@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,6 +40,16 @@ class ParsedSchedule:
     @property
     def line(self) -> int:
         return self.positions[""][0]
+
+    @cached_property
+    def cron(self) -> dict[str, str]:
+        """The cron fields as text (empty for other trigger types)."""
+        return cron_fields(self.schedule) if self.schedule.trigger_type == "cron" else {}
+
+    @cached_property
+    def cron_items(self) -> tuple[tuple[str, str], ...]:
+        """``cron`` as a hashable key."""
+        return tuple(sorted(self.cron.items()))
 
     def position(self, name: str) -> Position:
         return (
@@ -135,8 +145,11 @@ def _check_item(
     doc: Document, index: int, item: Any, out: list[Diagnostic]
 ) -> ParsedSchedule | None:
     base: Path = ("schedules", index)
-    if any(path[: len(base)] == base and len(path) <= len(base) for path in doc.poisoned):
+    if base in doc.poisoned:
         return None
+    # A duplicate key or refused tag inside it was reported by the loader: check the
+    # rest, but such a schedule is never valid.
+    tainted = any(path[: len(base)] == base for path in doc.poisoned)
     if not isinstance(item, dict):
         line, column = doc.position(base)
         out.append(
@@ -161,7 +174,7 @@ def _check_item(
         _cron_of_invalid(doc, base, item, exc, out)
         return None
     problems = _cron_checks(doc, base, schedule, out)
-    if problems:
+    if problems or tainted:
         return None
     return ParsedSchedule(index, schedule, _positions(doc, base, item), spec_of(schedule))
 
