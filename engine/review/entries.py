@@ -26,14 +26,18 @@ def engine_for(config: RepoConfig | None, project: str, scheduler: str) -> str:
 def entries_of(repo: LoadedRepository, prefix: str = "") -> dict[EntryKey, Entry]:
     """Every valid schedule of ``repo``; ``prefix`` places its files inside the git repo."""
     out: dict[EntryKey, Entry] = {}
+    engines: dict[tuple[str, str], str] = {}
     for project, schedules in repo.schedules.items():
         for rs in schedules:
             schedule = rs.schedule
+            where = (project, schedule.scheduler)
+            if where not in engines:
+                engines[where] = engine_for(repo.config, project, schedule.scheduler)
             out[(project, schedule.name)] = Entry(
                 project=project,
                 name=schedule.name,
                 scheduler=schedule.scheduler,
-                engine=engine_for(repo.config, project, schedule.scheduler),
+                engine=engines[where],
                 spec=rs.spec,
                 renamed_from=schedule.renamed_from,
                 file=prefix + rs.file,

@@ -59,10 +59,11 @@ def _with_trigger(entry: Entry, trigger: Mapping[str, object]) -> Entry:
     return replace(entry, spec={**entry.spec, "trigger": dict(trigger)})
 
 
-def _counts(index: MinuteIndex, entries: Iterable[Entry]) -> Counter[int]:
+def _counts(index: MinuteIndex, entries: Iterable[Entry], only: Minutes) -> Counter[int]:
+    """Schedules per minute, counted only in ``only`` (the rest cannot be news)."""
     counter: Counter[int] = Counter()
     for entry in entries:
-        counter.update(index.minutes(entry))
+        counter.update(index.minutes(entry) & only)
     return counter
 
 
@@ -73,11 +74,12 @@ def pileup_findings(base: Mapping[EntryKey, Entry], head: Mapping[EntryKey, Entr
     if len(head) <= limit or not changed:
         return []  # fewer schedules than the limit cannot crowd a minute
     index = MinuteIndex(now)
-    after = _counts(index, head.values())
+    candidates = frozenset().union(*(index.minutes(head[k]) for k in changed))
+    after = _counts(index, head.values(), candidates)
     crowded = {m for m, n in after.items() if n > limit}
     if not crowded:
         return []
-    before = _counts(index, base.values())
+    before = _counts(index, base.values(), frozenset(crowded))
     new = {m for m in crowded if before.get(m, 0) <= limit}
     out = []
     for key in changed:
