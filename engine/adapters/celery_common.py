@@ -9,15 +9,18 @@ it doubles as the store-side mark of entries schedsync manages.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
-from schedsync.engine.spec import Spec
+from schedsync.engine.spec import Spec, make_spec
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -48,16 +51,37 @@ PERIOD_SECONDS: dict[str, int] = {
 
 def cron_to_celery(trigger: dict[str, Any]) -> dict[str, str]:
     """A spec's cron trigger -> Celery ``crontab`` keyword arguments."""
-    from schedsync.engine.cron.translate import to_celery
-
-    return {f: str(v) for f, v in to_celery(trigger).items() if f in CRON_FIELDS}
+    key = tuple(str(trigger.get(f, "*")) for f in CRON_FIELDS)
+    return dict(zip(CRON_FIELDS, _to_celery(key), strict=True))
 
 
 def cron_from_celery(fields: dict[str, Any]) -> dict[str, Any]:
-    """Celery crontab fields (as written, maybe ints) -> a spec's cron trigger."""
+    """Celery crontab fields (as written: text, ints or sets) -> a spec's cron trigger."""
+    return dict(_from_celery(tuple(_field_text(fields.get(f)) for f in CRON_FIELDS)))
+
+
+# Stores hold thousands of entries but few distinct crons: translate each once.
+@lru_cache(maxsize=4096)
+def _to_celery(fields: tuple[str, ...]) -> tuple[str, ...]:
+    from schedsync.engine.cron.translate import to_celery
+
+    out = to_celery(dict(zip(CRON_FIELDS, fields, strict=True)))
+    return tuple(str(out[f]) for f in CRON_FIELDS)
+
+
+@lru_cache(maxsize=4096)
+def _from_celery(fields: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
     from schedsync.engine.cron.translate import from_celery
 
-    return dict(from_celery({f: str(fields.get(f, "*")) for f in CRON_FIELDS}))
+    return tuple(from_celery(dict(zip(CRON_FIELDS, fields, strict=True))).items())
+
+
+def _field_text(value: Any) -> str:
+    if value is None:
+        return "*"
+    if isinstance(value, str | int):
+        return str(value)
+    return ",".join(str(item) for item in sorted(value))
 
 
 def interval_seconds(trigger: dict[str, Any]) -> int:
@@ -80,6 +104,56 @@ def interval_trigger(seconds: float, hint: str | None = None) -> dict[str, Any]:
         if whole % size == 0:
             return {"every": whole // size, "period": period}
     raise AssertionError("unreachable: every whole number is a multiple of one second")
+
+
+def spec_template(trigger_type: str, trigger: dict[str, Any]) -> Spec:
+    """A spec holding ``trigger`` canonically (the costly part of ``make_spec``),
+    computed once per distinct trigger; ``live_spec`` fills in the rest."""
+    return _spec_template(trigger_type, tuple(sorted(trigger.items())))
+
+
+def live_spec(
+    template: Spec,
+    *,
+    name: str,
+    task: str,
+    args: Any,
+    kwargs: Any,
+    enabled: Any,
+    timezone: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    expires: float | None = None,
+    description: str | None = None,
+) -> Spec:
+    """``make_spec`` for thousands of live entries sharing few triggers: every field
+    but the trigger is normalised exactly as ``make_spec`` does."""
+    spec = dict(template)
+    spec.update(
+        name=name, trigger=dict(template["trigger"]), task=task, args=list(args),
+        kwargs=dict(kwargs or {}), enabled=bool(enabled), timezone=timezone, queue=queue,
+        priority=priority, expires=float(expires) if expires is not None else None,
+        description=description,
+    )
+    return spec
+
+
+@lru_cache(maxsize=4096)
+def _spec_template(trigger_type: str, trigger: tuple[tuple[str, Any], ...]) -> Spec:
+    return make_spec(name="", trigger_type=trigger_type, trigger=dict(trigger), task="")
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Building 10k specs makes the cyclic GC run over and over for nothing (they form
+    no cycles); it costs about as much as the parsing itself (PERFORMANCE.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # -- options -------------------------------------------------------------------------
@@ -138,8 +212,11 @@ def project_of(config: CeleryBeatScheduler, repo_root: Path) -> str | None:
         repo = RepoConfig.model_validate(expand_env(raw))
     except Exception:  # noqa: BLE001 - no readable config: the caller passes project
         return None
-    found = [slug for slug, project in repo.projects.items()
-             if any(other == config for other in project.schedulers.values())]
+    found = [
+        slug
+        for slug, project in repo.projects.items()
+        if any(other == config for other in project.schedulers.values())
+    ]
     return found[0] if len(found) == 1 else None
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
@@ -34,7 +35,7 @@ from schedsync.engine.adapters.base import (
     OpResult,
 )
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
-from schedsync.engine.spec import Spec, canonical_instant, make_spec
+from schedsync.engine.spec import Spec, canonical_instant
 from schedsync.schemas.config import CeleryBeatScheduler
 
 BATCH = 1000
@@ -169,7 +170,8 @@ class DjangoCeleryBeatAdapter(AdapterBase):
         with self._connect("read the periodic tasks") as conn:
             rows = conn.execute(query).mappings().all()
         self._managed = {}
-        return [self._entry(row) for row in rows]
+        with cc.no_gc():
+            return [self._entry(row) for row in rows]
 
     def managed_keys(self) -> dict[str, str | None]:
         """Names of tasks carrying schedsync's header mark (from the last listing),
@@ -187,20 +189,19 @@ class DjangoCeleryBeatAdapter(AdapterBase):
         return LiveEntry(key, spec, None, last_run, row["total_run_count"])
 
     def _spec(self, row: Any) -> Spec:
-        headers = json.loads(row["headers"] or "{}")
+        headers = orjson.loads(row["headers"] or "{}")
         name, project = cc.managed_name(headers)
         if name is not None:
             self._managed[row["name"]] = project
         trigger_type, trigger, zone = _trigger(row)
         if trigger_type != "cron":
             zone = headers.get(_TZ_HEADER) if isinstance(headers, dict) else None
-        return make_spec(
+        return cc.live_spec(
+            cc.spec_template(trigger_type, trigger),
             name=name or row["name"],
-            trigger_type=trigger_type,
-            trigger=trigger,
             task=row["task"],
-            args=json.loads(row["args"] or "[]"),
-            kwargs=json.loads(row["kwargs"] or "{}"),
+            args=orjson.loads(row["args"] or "[]"),
+            kwargs=orjson.loads(row["kwargs"] or "{}"),
             enabled=row["enabled"],
             timezone=zone,
             queue=row["queue"] or None,

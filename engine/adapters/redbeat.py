@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import orjson
 import redis
 
 from schedsync.engine.adapters import celery_common as cc
@@ -30,12 +33,13 @@ from schedsync.engine.adapters.base import (
     OpResult,
 )
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
-from schedsync.engine.spec import SPEC_FIELDS, Spec, make_spec
+from schedsync.engine.spec import SPEC_FIELDS, Spec
 from schedsync.schemas.config import CeleryBeatScheduler
 
 DEFAULT_PREFIX = "redbeat:"
 BATCH = 1000
 _HINT_FIELD = "schedsync"
+_FIELDS = ("definition", "meta", _HINT_FIELD)
 
 
 class RedBeatAdapter(AdapterBase):
@@ -74,32 +78,30 @@ class RedBeatAdapter(AdapterBase):
             members = self.redis.zrange(self.schedule_key, 0, -1, withscores=True)
             pipe = self.redis.pipeline(transaction=False)
             for member, _score in members:
-                pipe.hgetall(member)
+                pipe.hmget(member, _FIELDS)
             hashes = pipe.execute()
-        entries: list[LiveEntry] = []
         self._managed = {}
-        for (member, score), fields in zip(members, hashes, strict=True):
-            if not fields or not member.startswith(self.prefix):
-                continue
-            entry = self._entry(member[len(self.prefix):], fields, score)
-            entries.append(entry)
-        return entries
+        size = len(self.prefix)
+        with cc.no_gc():
+            return [self._entry(member[size:], fields, score)
+                    for (member, score), fields in zip(members, hashes, strict=True)
+                    if fields[0] is not None and member.startswith(self.prefix)]
 
     def managed_keys(self) -> dict[str, str | None]:
         """Keys of entries carrying schedsync's header mark (from the last listing),
         mapped to the project named in the mark."""
         return dict(self._managed)
 
-    def _entry(self, key: str, fields: dict[str, str], score: float) -> LiveEntry:
-        meta = _loads(fields.get("meta"))
+    def _entry(self, key: str, fields: list[str | None], score: float) -> LiveEntry:
+        definition_text, meta_text, hint = fields
+        meta = _loads(meta_text)
         last_run = _decode_datetime(meta.get("last_run_at")) if meta else None
         count = meta.get("total_run_count") if meta else None
         next_run = datetime.fromtimestamp(score, UTC) if score >= 0 else None
         try:
-            definition = json.loads(fields["definition"])
-            hint = _loads(fields.get(_HINT_FIELD)).get("period")
+            definition = orjson.loads(definition_text or "")
             spec = self._spec(key, definition, hint)
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             problem = f"unreadable RedBeat entry {self.prefix}{key}: {exc}"
             placeholder = {"name": key}
             return LiveEntry(key, placeholder, next_run, last_run, count, problem)
@@ -110,21 +112,12 @@ class RedBeatAdapter(AdapterBase):
         name, project = cc.managed_name(options.get("headers"))
         if name is not None:
             self._managed[key] = project
-        schedule = definition["schedule"]
-        kind = schedule.get("__type__")
-        if kind == "interval":
-            trigger_type, trigger = "interval", cc.interval_trigger(schedule["every"], hint)
-        elif kind == "crontab":
-            trigger_type, trigger = "cron", cc.cron_from_celery(schedule)
-        else:
-            raise ValueError(f"schedule type {kind!r} has no schedsync equivalent")
-        return make_spec(
+        return cc.live_spec(
+            _template(orjson.dumps(definition["schedule"]), hint),
             name=name or key,
-            trigger_type=trigger_type,
-            trigger=trigger,
             task=definition["task"],
-            args=definition.get("args") or [],
-            kwargs=definition.get("kwargs") or {},
+            args=definition.get("args") or (),
+            kwargs=definition.get("kwargs"),
             enabled=definition.get("enabled", True),
             **cc.spec_options(options),
         )
@@ -145,29 +138,28 @@ class RedBeatAdapter(AdapterBase):
         self._raise_first(self.apply([Operation(kind, key, None)]))
 
     def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        scores = _Scores(self.timezone, cc.utcnow())
         for start in range(0, len(ops), BATCH):
-            yield from self._apply_batch(ops[start:start + BATCH])
+            yield from self._apply_batch(ops[start : start + BATCH], scores)
 
-    def _apply_batch(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
-        now = cc.utcnow()
+    def _apply_batch(self, ops: Sequence[Operation], scores: _Scores) -> Iterator[OpResult]:
         try:
             current = self._current(ops)
         except redis.RedisError as exc:
             yield from (OpResult(op, ok=False, error=_unavailable(exc)) for op in ops)
             return
-        pipe = self.redis.pipeline(transaction=False)
+        batch = _Batch(self.redis.pipeline(transaction=False), scores)
         queued: list[Operation] = []
         results: list[OpResult] = []
-        due_cache: dict[str, int] = {}
         for op in ops:
             try:
-                self._queue(pipe, op, current.get(op.key), now, due_cache)
+                self._queue(batch, op, current.get(op.key))
             except (KeyError, ValueError, TypeError, LookupError) as exc:
                 results.append(OpResult(op, ok=False, error=f"{type(exc).__name__}: {exc}"))
             else:
                 queued.append(op)
         try:
-            pipe.execute()
+            batch.execute(self.schedule_key)
         except redis.RedisError as exc:
             results.extend(OpResult(op, ok=False, error=_unavailable(exc)) for op in queued)
         else:
@@ -185,18 +177,12 @@ class RedBeatAdapter(AdapterBase):
         found: dict[str, dict[str, Any]] = {}
         for key, (definition, meta) in zip(keys, pipe.execute(), strict=True):
             if definition:
-                found[key] = {"definition": json.loads(definition), "meta": _loads(meta)}
+                found[key] = {"definition": orjson.loads(definition), "meta": _loads(meta)}
         return found
 
-    def _queue(
-        self,
-        pipe: Any,
-        op: Operation,
-        current: dict[str, Any] | None,
-        now: datetime,
-        due_cache: dict[str, int],
-    ) -> None:
+    def _queue(self, batch: _Batch, op: Operation, current: dict[str, Any] | None) -> None:
         hash_key = self.prefix + op.key
+        pipe = batch.pipe
         if op.kind is OpKind.DELETE:
             pipe.zrem(self.schedule_key, hash_key)
             pipe.delete(hash_key)
@@ -212,29 +198,31 @@ class RedBeatAdapter(AdapterBase):
         if op.kind in (OpKind.ENABLE, OpKind.DISABLE):
             spec = {**spec, "enabled": op.kind is OpKind.ENABLE}
         definition = self.definition(op.key, spec)
-        hint = json.dumps({"period": spec["trigger"].get("period")})
-        pipe.hset(hash_key, mapping={"definition": json.dumps(definition), _HINT_FIELD: hint})
+        pipe.hset(
+            hash_key,
+            mapping={
+                "definition": json.dumps(definition),
+                _HINT_FIELD: _hint(spec["trigger"].get("period")),
+            },
+        )
         if current is None:
             # A new entry starts its clock now, as plain Celery beat does: an interval
             # runs one period from now and a crontab at its next match (RedBeat's own
             # save of a new entry would run it immediately).
-            meta = json.dumps({"last_run_at": _encode_datetime(now)})
-            pipe.hsetnx(hash_key, "meta", meta)
-            pipe.zadd(self.schedule_key, {hash_key: self._score(op.spec, None, now, due_cache)})
+            pipe.hsetnx(hash_key, "meta", batch.scores.new_meta)
+            batch.set_score(hash_key, batch.scores.first(spec))
         elif definition["schedule"] != current["definition"].get("schedule"):
             last_run = _decode_datetime(current["meta"].get("last_run_at"))
-            pipe.zadd(self.schedule_key, {hash_key: self._score(op.spec, last_run, now, {})})
+            batch.set_score(hash_key, batch.scores.after(spec, last_run))
         else:
             # Same schedule: keep the next run; only restore a missing score.
-            score = self._score(op.spec, None, now, due_cache)
-            pipe.zadd(self.schedule_key, {hash_key: score}, nx=True)
+            batch.keep_score(hash_key, batch.scores.first(spec))
 
     def definition(self, key: str, spec: Spec) -> dict[str, Any]:
         """The ``definition`` JSON object RedBeat's encoder would write for ``spec``."""
         if spec["trigger_type"] == "interval":
             seconds = float(cc.interval_seconds(spec["trigger"]))
-            schedule: dict[str, Any] = {"__type__": "interval", "every": seconds,
-                                        "relative": False}
+            schedule: dict[str, Any] = {"__type__": "interval", "every": seconds, "relative": False}
         elif spec["trigger_type"] == "cron":
             schedule = {"__type__": "crontab", **cc.cron_to_celery(spec["trigger"])}
         else:
@@ -251,18 +239,6 @@ class RedBeatAdapter(AdapterBase):
             "schedule": schedule,
             "enabled": bool(spec.get("enabled", True)),
         }
-
-    def _score(
-        self, spec: Spec, last_run: datetime | None, now: datetime, cache: dict[str, int]
-    ) -> int:
-        memo = json.dumps([spec["trigger_type"], spec["trigger"]], sort_keys=True)
-        if last_run is None and memo in cache:
-            return cache[memo]
-        schedule = cc.celery_schedule(spec["trigger_type"], spec["trigger"], self.timezone, now)
-        score = int(cc.next_due(schedule, last_run or now, now).timestamp())
-        if last_run is None:
-            cache[memo] = score
-        return score
 
     # -- running now -----------------------------------------------------------------
 
@@ -284,6 +260,72 @@ class RedBeatAdapter(AdapterBase):
         for result in results:
             if not result.ok:
                 raise SchedulerUnavailable(result.error or "RedBeat write failed")
+
+
+class _Scores:
+    """Next due times (sorted-set scores) as of one moment, computed once per trigger."""
+
+    def __init__(self, timezone: str, now: datetime) -> None:
+        self.timezone = timezone
+        self.now = now
+        self.new_meta = json.dumps({"last_run_at": _encode_datetime(now)})
+        self._first: dict[tuple[Any, ...], int] = {}
+
+    def first(self, spec: Spec) -> int:
+        """The score of an entry whose clock starts now."""
+        trigger = spec["trigger"]
+        if spec["trigger_type"] == "interval":
+            return int(self.now.timestamp()) + cc.interval_seconds(trigger)
+        memo = tuple(sorted(trigger.items()))
+        if memo not in self._first:
+            self._first[memo] = self.after(spec, None)
+        return self._first[memo]
+
+    def after(self, spec: Spec, last_run: datetime | None) -> int:
+        schedule = cc.celery_schedule(
+            spec["trigger_type"], spec["trigger"], self.timezone, self.now
+        )
+        return int(cc.next_due(schedule, last_run or self.now, self.now).timestamp())
+
+
+class _Batch:
+    """One pipeline; scores are gathered into one ZADD (and one ZADD NX) per batch."""
+
+    def __init__(self, pipe: Any, scores: _Scores) -> None:
+        self.pipe = pipe
+        self.scores = scores
+        self._set: dict[str, int] = {}
+        self._keep: dict[str, int] = {}
+
+    def set_score(self, key: str, score: int) -> None:
+        self._set[key] = score
+
+    def keep_score(self, key: str, score: int) -> None:
+        self._keep[key] = score
+
+    def execute(self, schedule_key: str) -> None:
+        if self._set:
+            self.pipe.zadd(schedule_key, self._set)
+        if self._keep:
+            self.pipe.zadd(schedule_key, self._keep, nx=True)
+        self.pipe.execute()
+
+
+def _hint(period: str | None) -> str:
+    # The period an interval was written with ("" for crons); see interval_trigger.
+    return period or ""
+
+
+@lru_cache(maxsize=4096)
+def _template(schedule_json: bytes, hint: str | None) -> Spec:
+    """A definition's ``schedule`` (as JSON, to be hashable) -> a spec template."""
+    schedule = orjson.loads(schedule_json)
+    kind = schedule.get("__type__")
+    if kind == "interval":
+        return cc.spec_template("interval", cc.interval_trigger(schedule["every"], hint))
+    if kind == "crontab":
+        return cc.spec_template("cron", cc.cron_from_celery(schedule))
+    raise ValueError(f"schedule type {kind!r} has no schedsync equivalent")
 
 
 class _RedisErrors:
@@ -324,16 +366,22 @@ def _safe_url(url: str | None) -> str:
 def _loads(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
-    value = json.loads(text)
+    value = orjson.loads(text)
     return value if isinstance(value, dict) else {}
 
 
 def _encode_datetime(moment: datetime) -> dict[str, Any]:
     # RedBeatJSONEncoder's shape for an aware UTC datetime.
     return {
-        "__type__": "datetime", "year": moment.year, "month": moment.month,
-        "day": moment.day, "hour": moment.hour, "minute": moment.minute,
-        "second": moment.second, "microsecond": moment.microsecond, "timezone": "UTC",
+        "__type__": "datetime",
+        "year": moment.year,
+        "month": moment.month,
+        "day": moment.day,
+        "hour": moment.hour,
+        "minute": moment.minute,
+        "second": moment.second,
+        "microsecond": moment.microsecond,
+        "timezone": "UTC",
     }
 
 
@@ -342,13 +390,19 @@ def _decode_datetime(value: Any) -> datetime | None:
     if not isinstance(value, dict) or value.get("__type__") != "datetime":
         return None
     zone = value.get("timezone", "UTC")
-    tz: Any
-    if isinstance(zone, int | float):
-        tz = timezone(timedelta(seconds=zone))
-    else:
-        from zoneinfo import ZoneInfo
+    tz = timezone(timedelta(seconds=zone)) if isinstance(zone, int | float) else _zone(zone)
+    return datetime(
+        value["year"],
+        value["month"],
+        value["day"],
+        value.get("hour", 0),
+        value.get("minute", 0),
+        value.get("second", 0),
+        value.get("microsecond", 0),
+        tzinfo=tz,
+    )
 
-        tz = ZoneInfo(zone)
-    parts = {k: int(value.get(k, 0)) for k in
-             ("year", "month", "day", "hour", "minute", "second", "microsecond")}
-    return datetime(tzinfo=tz, **parts)
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> tzinfo:
+    return ZoneInfo(name)
