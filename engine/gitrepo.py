@@ -9,6 +9,7 @@ or returned by this class is relative to the schedule repository root (``self.ro
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ __all__ = ["GitError", "GitRepo", "PushRejected", "UnknownRef"]
 
 DEFAULT_PREFIXES: tuple[str, ...] = ("schedsync.yaml", "schedules/")
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_LOCATE = ("--path-format=absolute", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _PUSH_ATTEMPTS = 3
 _FALLBACK_COMMITTER = ("schedsync", "schedsync@localhost")
 
@@ -38,12 +41,15 @@ class PushRejected(GitError):
 class GitRepo:
     """A schedule repository that lives in a git work tree."""
 
-    def __init__(self, root: Path, top: Path) -> None:
+    def __init__(self, root: Path, top: Path, git_dir: Path, common_dir: Path) -> None:
         self.root = root
         self.top = top
         rel = root.relative_to(top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"
+        self.git_dir = git_dir
+        self.common_dir = common_dir
         self._committer: dict[str, str] | None = None
+        self._config_cache: tuple[tuple[int, int], dict[str, str]] | None = None
 
     @classmethod
     def open(cls, root: Path) -> GitRepo | None:
@@ -51,7 +57,7 @@ class GitRepo:
         root = Path(root).resolve()
         try:
             out = subprocess.run(
-                ["git", "rev-parse", "--show-toplevel"],
+                ["git", "rev-parse", *_LOCATE],
                 cwd=root,
                 capture_output=True,
                 text=True,
@@ -60,9 +66,11 @@ class GitRepo:
             )
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if out.returncode != 0:
+        lines = out.stdout.splitlines()
+        if out.returncode != 0 or len(lines) != 3:
             return None
-        return cls(root, Path(out.stdout.strip()).resolve())
+        top, git_dir, common = (Path(line).resolve() for line in lines)
+        return cls(root, top, git_dir, common)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -86,9 +94,6 @@ class GitRepo:
             raise GitError(f"git {args[0]} failed in {self.top}: {detail}")
         return result
 
-    def _out(self, *args: str) -> str:
-        return self._git(*args).stdout.decode("utf-8", "replace").strip()
-
     def _full(self, path: str) -> str:
         return self.prefix + path
 
@@ -98,12 +103,32 @@ class GitRepo:
     # -- reads ---------------------------------------------------------------------
 
     def head(self) -> str | None:
+        """HEAD's commit sha; read from the ref files (a subprocess costs ~5-20 ms)."""
+        try:
+            head = (self.git_dir / "HEAD").read_text().strip()
+            if not head.startswith("ref: "):
+                return head if _SHA.fullmatch(head) else self._rev_parse_head()
+            ref = head.removeprefix("ref: ")
+            loose = self.common_dir / ref
+            if loose.is_file():
+                sha = loose.read_text().strip()
+                return sha if _SHA.fullmatch(sha) else self._rev_parse_head()
+        except OSError:
+            pass
+        return self._rev_parse_head()  # packed refs, unborn branch, other ref backends
+
+    def _rev_parse_head(self) -> str | None:
         result = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
         return _text(result.stdout) if result.returncode == 0 else None
 
     def branch(self) -> str | None:
-        result = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-        return _text(result.stdout) if result.returncode == 0 else None
+        """The current branch name; None when HEAD is detached."""
+        try:
+            head = (self.git_dir / "HEAD").read_text().strip()
+        except OSError:
+            return None
+        ref = head.removeprefix("ref: ")
+        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
     def _resolve(self, ref: str) -> str:
         if ref.startswith("-") or "\0" in ref:
@@ -162,27 +187,45 @@ class GitRepo:
     ) -> str | None:
         """Commit exactly ``paths`` (new, changed or deleted); None when nothing changed.
 
-        Other staged or modified files are left as they are.
+        Other staged or modified files are left as they are (``git commit --only``).
         """
         author = _identity(author_name, author_email)
         full = [self._full(p) for p in paths]
         if not full:
             return None
-        head = self.head()
-        self._stage(full)
-        base = head or _EMPTY_TREE
-        changed = self._git("diff", "--cached", "--quiet", base, "--", *full, check=False)
-        if changed.returncode == 0:
-            return None
-        args = ["commit", "--quiet", "--no-edit", f"--author={author}", "-F", "-"]
-        if head is None:  # no HEAD yet: --only cannot be used, commit what is staged
-            args += ["--", *full]
-        else:
-            args += ["--only", "--", *full]
-        self._git(*args, input=message.encode("utf-8"), env=self._committer_env())
+        # Fast path: changed tracked files need no ``git add`` with --only.
+        result = self._commit(full, message, author)
+        if result.returncode != 0 and b"did not match any file" in result.stderr:
+            full = self._stage(full)  # new files must be added first
+            if not full:
+                return None
+            result = self._commit(full, message, author)
+        if result.returncode != 0:
+            if self._unchanged(full):
+                return None
+            detail = _text(result.stderr) or _text(result.stdout)
+            raise GitError(f"git commit failed in {self.top}: {detail}")
         return self.head()
 
-    def _stage(self, full: list[str]) -> None:
+    def _commit(
+        self, full: list[str], message: str, author: str
+    ) -> subprocess.CompletedProcess[bytes]:
+        return self._git(
+            *("commit", "--quiet", "--no-edit", f"--author={author}", "-F", "-"),
+            *("--only", "--", *full),
+            input=message.encode("utf-8"),
+            env=self._committer_env(),
+            check=False,
+        )
+
+    def _unchanged(self, full: list[str]) -> bool:
+        base = self.head() or _EMPTY_TREE
+        staged = self._git("diff", "--cached", "--quiet", base, "--", *full, check=False)
+        worktree = self._git("diff", "--quiet", base, "--", *full, check=False)
+        return staged.returncode == 0 and worktree.returncode == 0
+
+    def _stage(self, full: list[str]) -> list[str]:
+        """Add present files, remove tracked missing ones; returns what git now knows."""
         present = [p for p in full if (self.top / p).exists()]
         missing = [p for p in full if p not in present]
         tracked: set[str] = set()
@@ -194,6 +237,7 @@ class GitRepo:
             self._git("add", "--", *present)
         if gone:
             self._git("rm", "--cached", "--quiet", "--", *gone)
+        return present + gone
 
     def unstage(self, paths: Iterable[str]) -> None:
         """Put the index entries of ``paths`` back to HEAD (after a failed commit)."""
@@ -252,13 +296,21 @@ class GitRepo:
         return remote, merge.removeprefix("refs/heads/")
 
     def _config(self) -> dict[str, str]:
-        """All git config in one call (keys lower-cased, as git compares them)."""
+        """All git config (keys lower-cased, as git compares them), re-read on change."""
+        try:
+            stat = (self.common_dir / "config").stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = (0, 0)
+        if self._config_cache is not None and self._config_cache[0] == key:
+            return self._config_cache[1]
         out = self._git("config", "-z", "--list", check=False).stdout.decode("utf-8", "replace")
         settings: dict[str, str] = {}
         for record in out.split("\0"):
-            key, _, value = record.partition("\n")
-            if key:
-                settings.setdefault(key.lower(), value)
+            name, _, value = record.partition("\n")
+            if name:
+                settings.setdefault(name.lower(), value)
+        self._config_cache = (key, settings)
         return settings
 
     def has_push_remote(self) -> bool:
