@@ -35,12 +35,28 @@ def review_change(root: Path | None, base: str, head: str | None = None, *,
     return review_sides(base_side, head_side, now or datetime.now(UTC))
 
 
+# A review needs no scheduler URL: an unset ${VAR} (a secret CI does not have) is a
+# note, not a reason to refuse the review.
+_NOT_NEEDED = frozenset({"missing-env"})
+
+
 def _info(side: Side) -> SideInfo:
-    return SideInfo(side.label, side.commit, tuple(d for d in side.diagnostics() if d.is_error))
+    errors = tuple(d for d in side.diagnostics() if d.is_error and d.code not in _NOT_NEEDED)
+    return SideInfo(side.label, side.commit, errors)
+
+
+def _unset_variables(side: Side) -> list[str]:
+    names = sorted({d.found.removesuffix(" unset") for d in side.repo.diagnostics.items
+                    if d.code in _NOT_NEEDED and d.found})
+    if not names:
+        return []
+    return [f"{', '.join(names)} not set here; the review does not need scheduler URLs, "
+            f"but `schedsync validate` and `apply` do"]
 
 
 def review_sides(base: Side, head: Side, now: datetime) -> Review:
     review = Review(_info(base), _info(head), now)
+    review.notes.extend(_unset_variables(head))
     if review.failed:
         return review  # a half-read head would show valid schedules as deleted
     if review.base_errors:

@@ -7,7 +7,15 @@ from typing import Any
 import orjson
 
 from schedsync.engine.report import as_dict
-from schedsync.engine.review.model import Change, Entry, Finding, Review, SideInfo, Timing
+from schedsync.engine.review.model import (
+    Change,
+    Entry,
+    Finding,
+    Kind,
+    Review,
+    SideInfo,
+    Timing,
+)
 
 JSON_VERSION = 1
 
@@ -43,8 +51,8 @@ def _change(change: Change) -> dict[str, Any]:
     return {
         "project": change.project, "name": change.name, "kind": change.kind.value,
         "label": change.label,
-        "renamed_from": change.before.name if change.kind.value == "renamed" and change.before
-        else None,
+        "renamed_from": change.before.name
+        if change.kind is Kind.RENAMED and change.before else None,
         "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in change.fields],
         "before": _entry(change.before), "after": _entry(change.after),
         "timing": _timing(change.timing),

@@ -68,11 +68,13 @@ def _errors(review: Review) -> list[str]:
 def _table(review: Review) -> Section:
     title = ["| | schedule | change | runs when (after the change) | next run | next 7 days |",
              "|---|---|---|---|---|---|"]
-    return title, [[_row(change, review)] for change in review.changes]
+    flagged = {(f.project, f.name) for f in review.findings}
+    return title, [[_row(change, (change.project, change.name) in flagged)]
+                   for change in review.changes]
 
 
-def _row(change: Change, review: Review) -> str:
-    flag = " ⚠️" if review.findings_for(change) else ""
+def _row(change: Change, flagged: bool) -> str:
+    flag = " ⚠️" if flagged else ""
     timing = change.timing
     entry = change.after
     words = timing.words_after if timing else None

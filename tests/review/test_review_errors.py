@@ -162,3 +162,22 @@ def test_renamed_from_left_in_place_after_the_rename_is_no_change(
         ("renamed", "dawn", "morning")]
     assert renames[0]["timing"] is None  # fires exactly as before
     assert json.loads(again.out)["changes"] == []
+
+
+def test_unset_environment_variables_do_not_stop_a_review(
+    schedule_repo: ScheduleRepo, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SCHEDSYNC_REVIEW_TEST_URL", raising=False)
+    schedule_repo.write("schedsync.yaml", CONFIG.replace(
+        "url: redis://127.0.0.1:6379/5", "url: ${SCHEDSYNC_REVIEW_TEST_URL}"))
+    schedule_repo.write("schedules/acme/ops.yaml", GOOD)
+    schedule_repo.commit("base")
+    schedule_repo.write("schedules/acme/ops.yaml", GOOD.replace("0 9", "0 10"))
+
+    result = schedule_repo.diff(capsys, "--base", "main")
+
+    assert result.code == 0
+    assert "~ acme/morning  [celery-beat]  changed trigger.hour" in result.out
+    assert "note: SCHEDSYNC_REVIEW_TEST_URL not set here; the review does not need scheduler " \
+        "URLs" in result.out
