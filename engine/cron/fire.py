@@ -48,15 +48,25 @@ def steady_fire_times(
     return [(wall - offset).replace(tzinfo=UTC) for wall in walls]
 
 
+def steady_or_none(
+    trigger: Mapping[str, Any], tz: str, start: datetime, count: int
+) -> list[datetime] | None:
+    """The fast answer, or ``None`` when a DST change is near enough to matter."""
+    fires = steady_fire_times(trigger, tz, start, count)
+    if len(fires) < count or offset_changes(tz, start - _MARGIN, fires[-1] + _MARGIN):
+        return None
+    return fires
+
+
 def cron_fire_times(
     trigger: Mapping[str, Any], tz: str, engine: str, start: datetime, count: int
 ) -> list[datetime]:
     check_engine(engine)
     begin = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
-    fires = steady_fire_times(trigger, tz, begin, count)
-    if len(fires) == count and not offset_changes(
-        tz, begin - _MARGIN, (fires[-1] if fires else begin) + _MARGIN
-    ):
+    if count <= 0:
+        return []
+    fires = steady_or_none(trigger, tz, begin, count)
+    if fires is not None:
         return fires
     from schedsync.engine.cron.engines import engine_fire_times
 
