@@ -34,7 +34,9 @@ MAX_INTERVAL = 300.0
 _NEAR = timedelta(hours=4)
 
 
-def apscheduler_truth(trigger: dict[str, str], tz: str, start: datetime, count: int) -> list[datetime]:
+def apscheduler_truth(
+    trigger: dict[str, str], tz: str, start: datetime, count: int
+) -> list[datetime]:
     job_trigger = pickle.loads(
         pickle.dumps(CronTrigger(**to_apscheduler(trigger), timezone=ZoneInfo(tz)))
     )
@@ -81,7 +83,9 @@ def _sleep(tz: str, clock: datetime, wait: float) -> float:
     return min(wait, (change - _NEAR - clock).total_seconds())
 
 
-def celery_truth(trigger: dict[str, str], tz: str, start: datetime, count: int) -> list[datetime]:
+def celery_truth(
+    trigger: dict[str, str], tz: str, start: datetime, count: int
+) -> list[datetime]:
     app = celery_app(tz)
     clock = Clock(start)
     schedule: Any = crontab(**to_celery(trigger), nowfun=clock, app=app)
@@ -99,7 +103,9 @@ def celery_truth(trigger: dict[str, str], tz: str, start: datetime, count: int) 
     return fires
 
 
-def truth(engine: str, trigger: dict[str, str], tz: str, start: datetime, count: int) -> list[datetime]:
+def truth(
+    engine: str, trigger: dict[str, str], tz: str, start: datetime, count: int
+) -> list[datetime]:
     if engine == "apscheduler":
         return apscheduler_truth(trigger, tz, start, count)
     return celery_truth(trigger, tz, start, count)

@@ -46,7 +46,8 @@ def test_bad_field_names_field_found_and_fix(
     problem = problems[0]
     assert (problem.field, problem.found) == (field, found)
     assert words in problem.message
-    assert problem.expected and problem.fix
+    assert problem.expected
+    assert problem.fix
 
 
 def test_every_bad_field_is_reported() -> None:
