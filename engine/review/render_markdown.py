@@ -81,6 +81,8 @@ def _row(change: Change, flagged: bool) -> str:
     if words is None and entry is not None:
         words = trigger_words(entry)
     when = when_text(entry, words) if entry else "**no longer runs**"
+    if entry is None and change.before is not None:
+        when += f"; was {when_text(change.before, trigger_words(change.before))}"
     upcoming = "-"
     if change.next_run is not None and entry is not None:
         upcoming = fire_text(change.next_run, entry.zone)

@@ -72,8 +72,8 @@ def test_markdown_tells_what_runs_when_what_is_lost_and_what_needs_attention(
     table = lines.index("| | schedule | change | runs when (after the change) | next run | "
                         "next 7 days |")
     assert lines[table + 2:table + 5] == [
-        "| `-` ⚠️ | `acme/billing.invoice-reminders` | **removed** | **no longer runs** | - | "
-        "**7 runs lost** |",
+        "| `-` ⚠️ | `acme/billing.invoice-reminders` | **removed** | **no longer runs**; was "
+        "At 07:30 (Europe/Berlin) | - | **7 runs lost** |",
         "| `~` | `acme/email.daily-digest` | changed trigger.hour | At 10:00 (Europe/Berlin) | "
         "Tue 2026-12-01 10:00 CET | 7 -> 7 runs (7 moved) |",
         "| `>` | `acme/email.monday-report` | renamed from email.weekly-report | At 08:00, only "
