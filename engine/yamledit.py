@@ -297,6 +297,9 @@ class _Doc:
     """One parsed file plus the splices planned against it."""
 
     def __init__(self, text: str) -> None:
+        # libyaml skips a byte-order mark without counting it in positions.
+        self.bom = "\ufeff" if text.startswith("\ufeff") else ""
+        text = text[len(self.bom) :]
         self.text = text
         self.newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
         self.splices: list[_Splice] = []
@@ -448,7 +451,7 @@ class _Doc:
             text = text[: s.start] + s.text + text[s.end :]
             previous_start = s.start
         self._verify(text, expected)
-        return text
+        return self.bom + text
 
     def _verify(self, text: str, expected: Any) -> None:
         try:
@@ -649,6 +652,9 @@ class _Doc:
             end = self.line_end(end)
         elif prev_blank and prev is not None and end >= len(self.text):
             start = prev
+        if end >= len(self.text) and not self.text.endswith("\n") and start > 0:
+            # The file ends without a newline: keep it so (drop the one before us).
+            start -= 2 if self.text[start - 2 : start] == "\r\n" else 1
         self.splice(start, end, "")
         if len(seq.value) == 1:
             colon = self._colon_after(key) + 1

@@ -458,3 +458,21 @@ def test_random_adds_then_updates_round_trip(
         for entry in entries:
             text = remove_schedule(text, entry["name"])
         assert text == base
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeffschedules:\n  - name: a\n    task: t.a\n",
+        "%YAML 1.1\n---\nschedules:\n- name: a\n  task: t.a\n...\n",
+        "schedules:\n  -\n    name: a\n    task: t.a\n",
+        "schedules:\r\n  - name: a\r\n    task: t.a",
+    ],
+)
+def test_odd_documents_keep_their_framing(text: str) -> None:
+    new = update_schedule(text, "a", {"task": "t.b"})
+    assert new == text.replace("t.a", "t.b")
+    added = add_schedule(text, {"name": "b", "task": "t.c"})
+    assert added.startswith(text.rstrip(".\n\r"))
+    assert find_schedule_names(added) == ["a", "b"]
+    assert remove_schedule(added, "b") == text
