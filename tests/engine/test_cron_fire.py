@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
@@ -134,7 +135,7 @@ def test_min_gap_seconds(trigger_type: str, trigger: dict[str, str], gap: float 
 def test_min_gap_matches_real_consecutive_fires() -> None:
     trigger = {"minute": "10,40", "hour": "1-3,22"}
     fires = next_fire_times("cron", trigger, "UTC", "apscheduler", _utc(2026, 6, 1), 30)
-    real = min((b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False))
+    real = min((b - a).total_seconds() for a, b in pairwise(fires))
     assert min_gap_seconds("cron", trigger, "UTC", "apscheduler") == real
 
 
