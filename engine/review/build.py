@@ -59,7 +59,10 @@ def review_sides(base: Side, head: Side, now: datetime) -> Review:
     review.notes.extend(_unset_variables(head))
     if review.failed:
         return review  # a half-read head would show valid schedules as deleted
-    if review.base_errors:
+    if base.repo.config is None and not base.files:
+        review.notes.append(f"the base side ({base.label}) has no schedsync.yaml yet: every "
+                            "schedule is new")
+    elif review.base_errors:
         review.notes.append(
             f"the base side ({base.label}) has {len(review.base_errors)} error(s); schedules "
             "in its broken parts cannot be compared and show up as added"

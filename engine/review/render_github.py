@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schedsync.engine.review.model import Change, Level, Review
+from schedsync.engine.review.model import Change, Finding, Level, Review
 from schedsync.engine.review.present import change_text, runs_text, when_text
 
 PER_TYPE = 10
@@ -44,11 +44,19 @@ def all_annotations(review: Review) -> list[Annotation]:
     out = [Annotation(Level.ERROR, d.file, d.line, f"schedsync: {d.code}",
                       d.message + (f"\nfix: {d.fix}" if d.fix else ""))
            for d in review.head_errors]
-    out += [Annotation(f.level, f.file, f.line, f"schedsync: {f.title}", f.message)
-            for f in review.findings]
+    out += [_finding(f, review.base.label) for f in review.findings]
     out += [_notice(c) for c in review.changes if c.after is not None]
     order = list(Level)
     return sorted(out, key=lambda a: order.index(a.level))
+
+
+def _finding(f: Finding, base: str) -> Annotation:
+    if f.side == "base":
+        # The line exists only in the base version; in the pull request's files it would
+        # point at whatever is there now. Annotate the file and say where it was.
+        return Annotation(f.level, f.file, 0, f"schedsync: {f.title}",
+                          f"{f.message} (was at line {f.line} in {base})")
+    return Annotation(f.level, f.file, f.line, f"schedsync: {f.title}", f.message)
 
 
 def _notice(change: Change) -> Annotation:
@@ -86,6 +94,7 @@ def render_github(review: Review, *, full_command: str | None = None) -> tuple[s
             "are listed in the step summary."
         )
         summary += "\n#### Not annotated (over GitHub's limit)\n\n"
-        summary += "\n".join(f"- {a.level.value}: `{a.file}:{a.line}` {a.message}"
+        summary += "\n".join(f"- {a.level.value}: `{a.file}{f':{a.line}' if a.line else ''}` "
+                             f"{a.message}"
                              for a in rest) + "\n"
     return "\n".join(commands) + "\n", summary

@@ -181,3 +181,19 @@ def test_unset_environment_variables_do_not_stop_a_review(
     assert "~ acme/morning  [celery-beat]  changed trigger.hour" in result.out
     assert "note: SCHEDSYNC_REVIEW_TEST_URL not set here; the review does not need scheduler " \
         "URLs" in result.out
+
+
+def test_a_base_without_schedsync_shows_every_schedule_as_new(
+    schedule_repo: ScheduleRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (schedule_repo.root / "README.md").write_text("before schedsync\n")
+    schedule_repo.git.index.add(["README.md"])
+    schedule_repo.git.index.commit("no schedules yet")
+    schedule_repo.write("schedules/acme/ops.yaml", GOOD)
+
+    result = schedule_repo.diff(capsys, "--base", "main", "--detailed-exitcode")
+
+    assert result.code == 2
+    assert "+ acme/morning  [celery-beat]  added" in result.out
+    assert "note: the base side (main) has no schedsync.yaml yet: every schedule is new" \
+        in result.out
