@@ -233,11 +233,21 @@ class APSchedulerAdapter(AdapterBase):
     def list_entries(self) -> list[LiveEntry]:
         """Every job but the one-off runs ``trigger`` adds: those are runs waiting for
         the scheduler, not schedules (see ``pending_runs``)."""
-        return [job.entry() for job in self.read_jobs() if MANUAL_MARK not in job.key]
+        return self._entries(manual=False)
 
     def pending_runs(self) -> list[LiveEntry]:
         """Runs requested with ``trigger`` that the scheduler has not started yet."""
-        return [job.entry() for job in self.read_jobs() if MANUAL_MARK in job.key]
+        return self._entries(manual=True)
+
+    def _entries(self, *, manual: bool) -> list[LiveEntry]:
+        # Row by row, keeping only the entry: a job's unpickled state (trigger objects)
+        # is several times its spec, and 100k of them must not be alive at once.
+        def read() -> list[LiveEntry]:
+            return [read_job(*row).entry() for row in self.store.iter_all()
+                    if (MANUAL_MARK in row[0]) is manual]
+
+        entries: list[LiveEntry] = self._guard(read)
+        return sorted(entries, key=lambda entry: entry.key)
 
     # --- writing ---------------------------------------------------------------------
 

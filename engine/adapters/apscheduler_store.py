@@ -10,7 +10,7 @@ next run time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from schedsync.engine.errors import ConfigError
 
+READ_SLICE = 1000
 # (job_state pickle, next_run_time as a UTC timestamp or None when paused)
 Row = tuple[bytes, float | None]
 
@@ -39,6 +40,8 @@ Decide = Callable[[dict[str, Row]], Changes]
 
 
 class RowStore(Protocol):
+    def iter_all(self) -> Iterator[tuple[str, bytes, float | None]]: ...
+
     def read_all(self) -> list[tuple[str, bytes, float | None]]: ...
 
     def batch(self, keys: Sequence[str], decide: Decide) -> None: ...
@@ -115,12 +118,26 @@ class SqlRowStore:
             self._table_exists = sa.inspect(self.engine).has_table(self.table.name)
         return self._table_exists
 
-    def read_all(self) -> list[tuple[str, bytes, float | None]]:
+    def iter_all(self) -> Iterator[tuple[str, bytes, float | None]]:
+        """Every row, by id, in slices of one short transaction each: 100k jobs never sit
+        in memory at once, and a SQLite read lock never outlasts one slice (a long read
+        would block the live scheduler's writes)."""
         if not self._exists():
-            return []
-        query = sa.select(self.table.c.id, self.table.c.job_state, self.table.c.next_run_time)
-        with self.engine.connect() as conn:
-            return [(r[0], r[1], r[2]) for r in conn.execute(query)]
+            return
+        c = self.table.c
+        query = sa.select(c.id, c.job_state, c.next_run_time).order_by(c.id).limit(READ_SLICE)
+        last: str | None = None
+        while True:
+            page = query if last is None else query.where(c.id > last)
+            with self.engine.connect() as conn:
+                rows = [(r[0], r[1], r[2]) for r in conn.execute(page)]
+            yield from rows
+            if len(rows) < READ_SLICE:
+                return
+            last = rows[-1][0]
+
+    def read_all(self) -> list[tuple[str, bytes, float | None]]:
+        return list(self.iter_all())
 
     def _ensure_table(self) -> None:
         if not self._exists():
@@ -186,13 +203,19 @@ class RedisRowStore:
         self.jobs_key = jobs_key
         self.run_times_key = run_times_key
 
+    def iter_all(self) -> Iterator[tuple[str, bytes, float | None]]:
+        """HSCAN in slices (HGETALL of 100k jobs would hold every pickle at once); a
+        job changed during the scan may come twice, so each key is yielded once."""
+        scores = {k.decode(): s for k, s in
+                  self.client.zrange(self.run_times_key, 0, -1, withscores=True)}
+        seen: set[bytes] = set()
+        for key, state in self.client.hscan_iter(self.jobs_key, count=READ_SLICE):
+            if key not in seen:
+                seen.add(key)
+                yield key.decode(), state, scores.get(key.decode())
+
     def read_all(self) -> list[tuple[str, bytes, float | None]]:
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(self.jobs_key)
-            pipe.zrange(self.run_times_key, 0, -1, withscores=True)
-            states, times = pipe.execute()
-        scores = {k.decode(): s for k, s in times}
-        return [(k.decode(), v, scores.get(k.decode())) for k, v in states.items()]
+        return list(self.iter_all())
 
     def batch(self, keys: Sequence[str], decide: Decide) -> None:
         unique = list(dict.fromkeys(keys))
