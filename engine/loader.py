@@ -46,14 +46,19 @@ class _Loader(_Base):  # type: ignore[misc]
         return None
 
     def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> Any:
-        if kind is not ScalarNode or not implicit[0]:
-            return super().resolve(kind, value, implicit)
-        tag = self._memo.get(value)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(self._memo) < 100_000:
-                self._memo[value] = tag
-        return tag
+        # BaseResolver.resolve without path resolvers: quoted scalars are strings,
+        # collections get the default tags, plain scalars go through the implicit
+        # resolvers (memoised: the same few plain values repeat all over a file).
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tag = self._memo.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._memo) < 100_000:
+                    self._memo[value] = tag
+            return tag
+        return _SEQ if kind is SequenceNode else _MAP
 
 
 Path = tuple[str | int, ...]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,15 +41,14 @@ class ParsedSchedule:
     def line(self) -> int:
         return self.positions[""][0]
 
-    @cached_property
-    def cron(self) -> dict[str, str]:
-        """The cron fields as text (empty for other trigger types)."""
-        return cron_fields(self.schedule) if self.schedule.trigger_type == "cron" else {}
+    # The cron fields as text (empty for other trigger types) and as a hashable key:
+    # the contextual checks ask for them several times per schedule.
+    cron: dict[str, str] = field(init=False, repr=False, compare=False)
+    cron_items: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def cron_items(self) -> tuple[tuple[str, str], ...]:
-        """``cron`` as a hashable key."""
-        return tuple(sorted(self.cron.items()))
+    def __post_init__(self) -> None:
+        self.cron = cron_fields(self.schedule) if self.schedule.trigger_type == "cron" else {}
+        self.cron_items = tuple(sorted(self.cron.items()))
 
     def position(self, name: str) -> Position:
         return (
@@ -317,7 +316,7 @@ def cron_fields(schedule: Schedule) -> dict[str, str]:
 
 
 def _fields_of(trigger: CronTrigger) -> dict[str, str]:
-    data = trigger.model_dump()
+    data = trigger.__dict__  # the field values; model_dump would copy them (slower)
     fields = {name: str(data[name]) for name in CRON_FIELDS}
     if data.get("second") is not None:
         fields["second"] = str(data["second"])
@@ -327,14 +326,15 @@ def _fields_of(trigger: CronTrigger) -> dict[str, str]:
 def _positions(doc: Document, base: Path, item: Mapping[str, Any]) -> dict[str, Position]:
     values = doc.values
     positions = {"": values[base]}
+    schedules, index = base
     for name in KEPT_FIELDS:
-        found = values.get((*base, name))
+        found = values.get((schedules, index, name))
         if found is not None:
             positions[name] = found
     trigger = item.get("trigger")
     if isinstance(trigger, dict):
         for key in trigger:
-            found = values.get((*base, "trigger", key))
+            found = values.get((schedules, index, "trigger", key))
             if found is not None:
                 positions[f"trigger.{key}"] = found
     return positions
