@@ -12,6 +12,7 @@ Runtime fields (``last_run_at``, ``next_run_at``, run counts) are never part of 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ _MONTH_NAMES = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def _canonical_cron_field(field: str, text: str) -> str:
     text = "".join(str(text).split()).lower()
     names = {"day_of_week": _DOW_NAMES, "month_of_year": _MONTH_NAMES}.get(field, {})
@@ -63,10 +65,10 @@ def canonical_trigger(trigger_type: str, trigger: dict[str, Any]) -> dict[str, A
     """Normalise a trigger so equal meaning compares equal."""
     if trigger_type == "cron":
         fields = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
-        out = {f: _canonical_cron_field(f, trigger.get(f, "*")) for f in fields}
+        out = {f: _canonical_cron_field(f, str(trigger.get(f, "*"))) for f in fields}
         second = trigger.get("second")
         if second not in (None, "0"):
-            out["second"] = _canonical_cron_field("second", second)
+            out["second"] = _canonical_cron_field("second", str(second))
         return out
     if trigger_type == "interval":
         return {"every": int(trigger["every"]), "period": trigger.get("period", "seconds")}

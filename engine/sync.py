@@ -164,11 +164,10 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[tuple[Change, 
     """Yields (change, None) on success, (change, error) on failure."""
     state = ws.state
     pending = group.pending
+    # Identity rows of new schedules are created with their bindings, in batches.
     for change in pending:
         if change.renamed_from:
             state.rename_schedule(group.project, change.renamed_from, change.name)
-        if change.action is Action.CREATE:
-            state.ensure_schedule(group.project, change.name)
     in_sync = [c for c in pending if not c.is_change]
     if in_sync:
         _record(ws, group, in_sync)
