@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _repo import write_repo  # noqa: E402
+from _repo import write_repo
 
 N = int(os.environ.get("BENCH_N", "10000"))
 RSS_N = int(os.environ.get("BENCH_RSS_N", "100000"))
@@ -49,7 +49,8 @@ def fresh_apply(template: Path) -> tuple[float, float]:
         result = apply_plan(ws, plan)
         applied = time.perf_counter() - started
         ws.close()
-        assert len(result.applied) == N and not result.failed, result.failed[:3]
+        assert not result.failed, result.failed[:3]
+        assert len(result.applied) == N
         return applied, raw_insert(root / JOBS)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -58,7 +59,8 @@ def fresh_apply(template: Path) -> tuple[float, float]:
 def raw_insert(store: Path) -> float:
     """The reference: the same rows, one executemany in one transaction."""
     with sqlite3.connect(store) as source:
-        rows = source.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
+        rows = source.execute(
+            "SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
         ddl = source.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'apscheduler_jobs'").fetchone()[0]
     target = store.with_name("raw.sqlite")
@@ -89,7 +91,7 @@ def plan_no_changes(root: Path) -> tuple[float, float]:
     started = time.perf_counter()
     load_repository(root)
     with sqlite3.connect(root / JOBS) as conn:
-        states = [pickle.loads(blob)  # noqa: S301 - our own benchmark rows
+        states = [pickle.loads(blob)
                   for _, _, blob in conn.execute("SELECT * FROM apscheduler_jobs")]
     reference = time.perf_counter() - started
     assert len(states) == N

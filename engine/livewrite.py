@@ -69,9 +69,8 @@ def write_live_to_repo(
     author_email: str,
 ) -> RepoWrite:
     """Apply a scheduler_to_repo plan to the YAML files, in one commit."""
-    from schedsync.engine.repo_writer import FileEdit, RepoWriter
-
     from schedsync.engine import yamledit
+    from schedsync.engine.repo_writer import FileEdit, RepoWriter
 
     outcome = RepoWrite()
     picked = _pick(plan, update_existing, delete_missing, outcome)
