@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _LOCATE = ("--path-format=absolute", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _PUSH_ATTEMPTS = 3
+_INDEX_LOCK_WAIT = 5.0
 _FALLBACK_COMMITTER = ("schedsync", "schedsync@localhost")
 
 
@@ -81,14 +83,20 @@ class GitRepo:
         input: bytes | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.top,
-            capture_output=True,
-            input=input,
-            check=False,
-            env=_git_env(env),
-        )
+        deadline = time.monotonic() + _INDEX_LOCK_WAIT
+        while True:
+            result = subprocess.run(
+                ["git", *args],
+                cwd=self.top,
+                capture_output=True,
+                input=input,
+                check=False,
+                env=_git_env(env),
+            )
+            # Someone ran git in this checkout at the same moment: wait for them.
+            if b"index.lock" not in result.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         if check and result.returncode != 0:
             detail = _text(result.stderr) or _text(result.stdout)
             raise GitError(f"git {args[0]} failed in {self.top}: {detail}")
@@ -371,6 +379,8 @@ def _git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # Never prompt (a server has no terminal); stable English output for messages.
     env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_EDITOR": "true"})
+    # Paths are file names, never patterns: 'schedules/a/*.yaml' must not commit them all.
+    env["GIT_LITERAL_PATHSPECS"] = "1"
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
     env.pop("GIT_INDEX_FILE", None)

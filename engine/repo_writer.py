@@ -31,6 +31,7 @@ LOCK_PATH = ".schedsync/write.lock"
 _PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _NAME = re.compile(NAME_PATTERN)
 _SUFFIXES = (".yaml", ".yml")
+_FILE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@:+-]*")
 _LOCK_TIMEOUT = 120.0
 
 
@@ -337,6 +338,11 @@ class RepoWriter:
         if any(part.startswith(".") for part in file.split("/")):
             raise UnsafePath(
                 f"file {file!r} must stay inside {folder}/: no '..', '.' or hidden parts"
+            )
+        if not all(_FILE_PART.fullmatch(part) for part in pure.parts):
+            raise UnsafePath(
+                f"file {file!r} has characters schedsync does not put in file names: "
+                "use letters, digits and . _ - @ + :"
             )
         if pure.suffix not in _SUFFIXES:
             raise UnsafePath(f"file {file!r} must end in .yaml or .yml")

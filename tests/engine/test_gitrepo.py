@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,37 @@ def test_conflicting_push_gives_up_with_a_clean_checkout(
     assert not (ours / ".git" / "rebase-merge").exists()
     assert not (ours / ".git" / "rebase-apply").exists()
     assert (ours / "schedules/p/a.yaml").read_text().endswith("ours.a\n")
+
+
+def test_paths_are_literal_not_patterns(tmp_path: Path) -> None:
+    root = init(tmp_path / "repo")
+    write(root / "schedules/p/a.yaml", "a: 1\n")
+    write(root / "schedules/p/b.yaml", "b: 1\n")
+    repo = GitRepo.open(root)
+    assert repo is not None
+    repo.commit_paths(["schedules/p/a.yaml", "schedules/p/b.yaml"], "base", **AUTHOR)
+    write(root / "schedules/p/a.yaml", "a: 2\n")
+    write(root / "schedules/p/b.yaml", "b: 2\n")
+    write(root / "schedules/p/*.yaml", "star\n")
+    sha = repo.commit_paths(["schedules/p/*.yaml"], "only the odd file", **AUTHOR)
+    assert sha is not None
+    assert git(root, "show", "--name-only", "--format=", sha) == "schedules/p/*.yaml"
+    assert git(root, "diff", "--name-only").splitlines() == [
+        "schedules/p/a.yaml",
+        "schedules/p/b.yaml",
+    ]
+
+
+def test_waits_for_a_concurrent_index_lock(tmp_path: Path) -> None:
+    root = init(tmp_path / "repo")
+    write(root / "x.yaml", "x: 1\n")
+    repo = GitRepo.open(root)
+    assert repo is not None
+    lock = root / ".git/index.lock"
+    lock.write_text("")
+    timer = threading.Timer(0.3, lock.unlink)
+    timer.start()
+    try:
+        assert repo.commit_paths(["x.yaml"], "after the lock", **AUTHOR) is not None
+    finally:
+        timer.join()

@@ -323,6 +323,8 @@ def test_default_and_given_schedule_paths(repo: Path) -> None:
         ("acme", ".hidden.yaml", "x", "hidden"),
         ("acme", "schedules/other/x.yaml", "x", "schedules/acme/"),
         ("acme", "link/x.yaml", "x", "symlink"),
+        ("acme", "*.yaml", "x", "characters"),
+        ("acme", "a b/\n.yaml", "x", "characters"),
         ("..", None, "x", "project slug"),
         ("acme/../b", None, "x", "project slug"),
         ("acme", None, "../x", "schedule name"),
