@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schedsync.engine.config import find_repo_root
+from schedsync.engine.config import CONFIG_NAME, find_repo_root
 from schedsync.engine.diagnostics import Diagnostic
 from schedsync.engine.review.compare import compare
 from schedsync.engine.review.entries import EntryKey, entries_of
@@ -59,7 +59,7 @@ def review_sides(base: Side, head: Side, now: datetime) -> Review:
     review.notes.extend(_unset_variables(head))
     if review.failed:
         return review  # a half-read head would show valid schedules as deleted
-    if base.repo.config is None and not base.files:
+    if base.files is not None and CONFIG_NAME not in base.files:
         review.notes.append(f"the base side ({base.label}) has no schedsync.yaml yet: every "
                             "schedule is new")
     elif review.base_errors:

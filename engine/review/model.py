@@ -215,6 +215,3 @@ class Review:
         for change in self.changes:
             out[change.label] += 1
         return out
-
-    def findings_for(self, change: Change) -> list[Finding]:
-        return [f for f in self.findings if f.project == change.project and f.name == change.name]
