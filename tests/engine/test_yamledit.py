@@ -476,3 +476,74 @@ def test_odd_documents_keep_their_framing(text: str) -> None:
     assert added.startswith(text.rstrip(".\n\r"))
     assert find_schedule_names(added) == ["a", "b"]
     assert remove_schedule(added, "b") == text
+
+
+COMMENTED = """\
+# top comment
+schedules:   # the list
+  # about a
+  - name: a   # first
+    # before scheduler
+    scheduler: aps  # which
+    trigger_type: cron
+    trigger:   # block trigger
+      # minute first
+      minute: "0"   # on the hour
+      hour: "9"
+    # queue: disabled-for-now
+    task: jobs.a   # the task
+    kwargs:
+      locale: en-US   # language
+    enabled: true
+  # about b
+  - name: b
+    task: jobs.b
+# end of file
+"""
+
+
+@pytest.mark.parametrize(
+    ("changes", "old_line", "new_line"),
+    [
+        (
+            {"scheduler": "celery"},
+            "    scheduler: aps  # which\n",
+            "    scheduler: celery  # which\n",
+        ),
+        (
+            {"trigger": {"minute": "15", "hour": "9"}},
+            '      minute: "0"   # on the hour\n',
+            '      minute: "15"   # on the hour\n',
+        ),
+        ({"task": "jobs.z"}, "    task: jobs.a   # the task\n", "    task: jobs.z   # the task\n"),
+        (
+            {"kwargs": {"locale": "fr"}},
+            "      locale: en-US   # language\n",
+            "      locale: fr   # language\n",
+        ),
+        ({"enabled": False}, "    enabled: true\n", "    enabled: false\n"),
+        ({"name": "a2"}, "  - name: a   # first\n", "  - name: a2   # first\n"),
+    ],
+)
+def test_commented_file_one_field_one_line(
+    changes: dict[str, Any], old_line: str, new_line: str
+) -> None:
+    new = update_schedule(COMMENTED, "a", changes)
+    assert new == COMMENTED.replace(old_line, new_line)
+    assert changed_lines(COMMENTED, new) == ["-" + old_line, "+" + new_line]
+
+
+def test_commented_file_add_remove_keep_other_comments() -> None:
+    new = update_schedule(COMMENTED, "a", {"queue": "q"})
+    assert new == COMMENTED.replace("    enabled: true\n", "    enabled: true\n    queue: q\n")
+    removed = remove_schedule(COMMENTED, "b")
+    assert removed == COMMENTED.replace("  # about b\n  - name: b\n    task: jobs.b\n", "")
+    removed = remove_schedule(COMMENTED, "a")
+    assert (
+        removed
+        == "# top comment\nschedules:   # the list\n" + COMMENTED.split("    enabled: true\n")[1]
+    )
+    added = add_schedule(COMMENTED, {"name": "c", "task": "jobs.c"})
+    assert added == COMMENTED.replace(
+        "    task: jobs.b\n", "    task: jobs.b\n  - name: c\n    task: jobs.c\n"
+    )
