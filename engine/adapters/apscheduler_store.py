@@ -220,10 +220,16 @@ class RedisRowStore:
     def batch(self, keys: Sequence[str], decide: Decide) -> None:
         unique = list(dict.fromkeys(keys))
         for _ in range(self.RETRIES):
+            # Decide outside the watch, then write only if our rows are still as read:
+            # the watched window is two round trips, so a busy live scheduler (which
+            # rewrites the hash after every run) rarely forces a retry.
+            rows = self._rows(self.client, unique)
+            changes = decide(rows)
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(self.jobs_key, self.run_times_key)
-                    changes = decide(self._rows(pipe, unique))
+                    if self._rows(pipe, unique) != rows:
+                        continue  # one of our rows changed meanwhile: decide again
                     pipe.multi()
                     self._write(pipe, changes)
                     pipe.execute()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,8 @@ import pytest
 
 from conftest import require_service
 from schedsync.engine.adapters.apscheduler import APSchedulerAdapter
+from schedsync.engine.adapters.apscheduler_pickle import restricted_loads
+from schedsync.engine.adapters.apscheduler_store import Changes, RedisRowStore, SqlRowStore
 from schedsync.engine.adapters.base import Operation, OpKind, SchedulerAdapter
 from schedsync.engine.errors import FatalError, SchedulerUnavailable
 from schedsync.engine.spec import Spec, make_spec
@@ -374,3 +377,55 @@ def test_normalize_gives_the_read_back_form(tmp_path: Path) -> None:
     assert {k: v for k, v in specs_of(adapter)["n"].items() if k != "description"} == {
         k: v for k, v in normal.items() if k != "description"}
     adapter.close()
+
+
+# --- concurrency with the live scheduler ---------------------------------------------
+
+def _other_writer_blocked(adapter: APSchedulerAdapter, key: str) -> bool:
+    """Whether another connection could change ``key`` right now (SQL stores)."""
+    import sqlalchemy as sa
+
+    store = adapter.store
+    assert isinstance(store, SqlRowStore)
+    other = sa.create_engine(store.engine.url, connect_args={"timeout": 0.1}
+                             if store.sqlite else {})
+    try:
+        with other.connect() as conn:
+            if store.sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql(
+                    "SELECT id FROM apscheduler_jobs WHERE id = %(k)s FOR UPDATE NOWAIT",
+                    {"k": key})
+            conn.rollback()
+        return False
+    except sa.exc.OperationalError:
+        return True
+    finally:
+        other.dispose()
+
+
+def test_a_batch_decides_on_rows_nobody_can_change_meanwhile(
+    adapter: APSchedulerAdapter,
+) -> None:
+    adapter.create("job", every("job", 1))
+    seen: list[bytes] = []
+
+    def decide(rows: dict[str, tuple[bytes, float | None]]) -> Changes:
+        seen.append(rows["job"][0])
+        if isinstance(adapter.store, SqlRowStore):
+            assert _other_writer_blocked(adapter, "job")
+        elif len(seen) == 1:
+            # The live scheduler rewrites the job between our read and our write.
+            store = adapter.store
+            assert isinstance(store, RedisRowStore)
+            store.client.hset(store.jobs_key, "job", pickle.dumps(
+                {**restricted_loads(rows["job"][0]), "kwargs": {"live": True}}))
+        return Changes(updates={"job": rows["job"]})
+
+    adapter.store.batch(["job"], decide)
+    if isinstance(adapter.store, RedisRowStore):
+        assert len(seen) == 2  # decided again on the row the scheduler wrote
+        assert restricted_loads(seen[1])["kwargs"] == {"live": True}
+    assert specs_of(adapter)["job"]["kwargs"] == (
+        {"live": True} if isinstance(adapter.store, RedisRowStore) else {})
