@@ -94,6 +94,22 @@ def _root_lock(root: Path) -> _RootLock:
         return _LOCKS.setdefault(root, _RootLock(root / LOCK_PATH))
 
 
+_GITS: dict[Path, GitRepo] = {}
+
+
+def _open_git(root: Path) -> GitRepo | None:
+    """One GitRepo per root per process: a server makes a RepoWriter per request."""
+    with _LOCKS_GUARD:
+        known = _GITS.get(root)
+    if known is not None and known.git_dir.is_dir():
+        return known
+    git = GitRepo.open(root)  # a subprocess: done once, not on every write
+    if git is not None:
+        with _LOCKS_GUARD:
+            _GITS[root] = git
+    return git
+
+
 def _flock(path: Path, timeout: float) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     ignore = path.parent / ".gitignore"
@@ -127,7 +143,7 @@ class RepoWriter:
 
     def __init__(self, root: Path, *, lock_timeout: float = _LOCK_TIMEOUT) -> None:
         self.root = Path(root).resolve()
-        self.git = GitRepo.open(self.root)
+        self.git = _open_git(self.root)
         self._lock = _root_lock(self.root)
         self._timeout = lock_timeout
 
