@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-from schedsync.engine.cron.fire import cron_fire_times
+from schedsync.engine.cron.engines import engine_fire_times
 from schedsync.engine.cron.walls import CronSets, cron_sets, walls_from
 from schedsync.engine.cron.zones import Transition, transitions, zone
 
@@ -54,8 +54,9 @@ def _fires_between(
     Asked from a second before ``low``, as a running scheduler asks from its last fire
     before the change (APScheduler asked from inside a gap would already be past it).
     """
-    fires = cron_fire_times(dict(items), tz, engine, low - timedelta(seconds=1), _SHOWN + 1)
-    return [f for f in fires if low <= f < high]
+    start = low - timedelta(seconds=1)
+    fires = engine_fire_times(dict(items), tz, engine, start, _SHOWN + 1, until=high)
+    return [f for f in fires if f >= low]
 
 
 def _listing(fires: list[datetime], tz: str, utc: bool) -> str:

@@ -21,18 +21,29 @@ from schedsync.engine.cron.translate import to_apscheduler, to_celery
 _MAX_STEPS = 200_000
 
 
-def apscheduler_fire_times(
-    trigger: Mapping[str, str], tz: str, start: datetime, count: int
-) -> list[datetime]:
+@lru_cache(maxsize=4096)
+def _cron_trigger(items: tuple[tuple[str, str], ...], tz: str) -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
-    cron = CronTrigger(**to_apscheduler(trigger), timezone=ZoneInfo(tz))
+    # get_next_fire_time keeps no state, so one trigger object serves every call.
+    return CronTrigger(**to_apscheduler(dict(items)), timezone=ZoneInfo(tz))
+
+
+def _items(trigger: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, str(v)) for k, v in trigger.items() if v is not None))
+
+
+def apscheduler_fire_times(
+    trigger: Mapping[str, str], tz: str, start: datetime, count: int,
+    until: datetime | None = None,
+) -> list[datetime]:
+    cron = _cron_trigger(_items(trigger), tz)
     now = start.astimezone(UTC) + timedelta(microseconds=1)
     fires: list[datetime] = []
     previous = None
     while len(fires) < count:
         fire = cron.get_next_fire_time(previous, now)
-        if fire is None:
+        if fire is None or (until is not None and fire >= until):
             break
         fires.append(fire.astimezone(UTC))
         previous, now = fire, fire
@@ -55,7 +66,8 @@ class _Clock:
 
 
 def celery_fire_times(
-    trigger: Mapping[str, str], tz: str, start: datetime, count: int
+    trigger: Mapping[str, str], tz: str, start: datetime, count: int,
+    until: datetime | None = None,
 ) -> list[datetime]:
     from celery.schedules import crontab
 
@@ -66,21 +78,29 @@ def celery_fire_times(
     for _ in range(_MAX_STEPS):
         due, wait = schedule.is_due(last_run_at)
         if due:
+            if until is not None and clock.moment >= until:
+                break
             fires.append(clock.moment)
             if len(fires) == count:
                 break
             last_run_at = clock.moment
+        elif until is not None and clock.moment >= until:
+            break
         else:
             clock.moment = clock.moment + timedelta(seconds=wait)
     return fires
 
 
 def engine_fire_times(
-    trigger: Mapping[str, str], tz: str, engine: str, start: datetime, count: int
+    trigger: Mapping[str, str], tz: str, engine: str, start: datetime, count: int,
+    until: datetime | None = None,
 ) -> list[datetime]:
-    """Next ``count`` fires strictly after ``start`` (aware UTC), by the engine's code."""
+    """Next ``count`` fires strictly after ``start`` (aware UTC), by the engine's code.
+
+    With ``until``, stops at the first fire at or after it (that fire is not returned).
+    """
     if engine == "apscheduler":
-        return apscheduler_fire_times(trigger, tz, start, count)
+        return apscheduler_fire_times(trigger, tz, start, count, until)
     if engine == "celery":
-        return celery_fire_times(trigger, tz, start, count)
+        return celery_fire_times(trigger, tz, start, count, until)
     raise ValueError(f"unknown cron engine {engine!r}; expected 'apscheduler' or 'celery'")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
 from schedsync.engine.cron.fire import interval_seconds
 from schedsync.engine.cron.walls import CronSets, cron_sets
 
-# Day gaps are looked for over two years: a cron whose matching days are further apart
-# than that fires too rarely for any min_interval to matter.
-_SCAN_DAYS = 366 * 2
-_SCAN_FROM = date(2024, 1, 1)
+# Day gaps are looked for over three years (one of them a leap year): a cron whose
+# matching days are further apart than that fires too rarely for any min_interval.
+_SCAN_YEARS = (2024, 2025, 2026)
+_SCAN_DAYS = 366 * 3
 
 
 def _smallest_step(values: Sequence[int]) -> int | None:
@@ -21,18 +23,32 @@ def _smallest_step(values: Sequence[int]) -> int | None:
     return min(steps) if steps else None
 
 
-def _smallest_day_step(sets: CronSets) -> int | None:
-    previous: date | None = None
-    best: int | None = None
-    day = _SCAN_FROM
-    for _ in range(_SCAN_DAYS):
-        if sets.day_matches(day):
-            if previous is not None:
-                step = (day - previous).days
-                best = step if best is None else min(best, step)
-            previous = day
-        day += timedelta(days=1)
-    return best if best is not None else (_SCAN_DAYS if previous is not None else None)
+def _matching_days(sets: CronSets) -> list[date]:
+    out = []
+    for year in _SCAN_YEARS:
+        for month in sorted(sets.months):
+            last = monthrange(year, month)[1]
+            for day in sorted(d for d in sets.days if d <= last):
+                moment = date(year, month, day)
+                if moment.isoweekday() % 7 in sets.weekdays:
+                    out.append(moment)
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _day_step(
+    days: frozenset[int], months: frozenset[int], weekdays: frozenset[int]
+) -> int | None:
+    if len(weekdays) == 7 and len(days) == 31 and len(months) == 12:
+        return 1
+    if len(days) == 31 and len(months) == 12:
+        ordered = sorted(weekdays)
+        return min(b - a for a, b in pairwise([*ordered, ordered[0] + 7]))
+    sets = CronSets((0,), (0,), (0,), days, months, weekdays)
+    found = _matching_days(sets)
+    if len(found) < 2:
+        return _SCAN_DAYS if found else None
+    return min((b - a).days for a, b in pairwise(found))
 
 
 def cron_min_gap(sets: CronSets) -> float | None:
@@ -50,7 +66,7 @@ def cron_min_gap(sets: CronSets) -> float | None:
         candidates.append(step * 60 - span_minute)
     if (step := _smallest_step(hours)) is not None:
         candidates.append(step * 3600 - span_hour)
-    if (step := _smallest_day_step(sets)) is not None:
+    if (step := _day_step(sets.days, sets.months, sets.weekdays)) is not None:
         candidates.append(step * 86400 - span_day)
     return float(min(candidates)) if candidates else None
 
