@@ -81,9 +81,10 @@ class StoredJob:
     next_run_time: float | None
 
     def entry(self) -> LiveEntry:
-        moment = self.state.get("next_run_time") if self.state is not None else None
-        next_run = moment.astimezone(UTC) if isinstance(moment, datetime) else None
-        if self.state is None or self.problem:
+        if self.problem is None and self.state is not None:
+            moment = self.state.get("next_run_time")
+            next_run = moment.astimezone(UTC) if isinstance(moment, datetime) else None
+        else:  # the state may be unreadable: the row's column still says when
             next_run = from_timestamp(self.next_run_time)
         return LiveEntry(self.key, self.spec, next_run_at=next_run, problem=self.problem)
 
@@ -227,6 +228,8 @@ class APSchedulerAdapter(AdapterBase):
     # --- reading ---------------------------------------------------------------------
 
     def read_jobs(self) -> list[StoredJob]:
+        """Every row with its unpickled state (diagnostics and tests; ``list_entries`` is
+        the lean path)."""
         rows = self._guard(self.store.read_all)
         return sorted((read_job(*row) for row in rows), key=lambda job: job.key)
 
@@ -300,9 +303,10 @@ class APSchedulerAdapter(AdapterBase):
             for op in chunk:
                 yield from self._apply_chunk([op])
             return
-        except FatalError as exc:
+        except Exception as exc:  # noqa: BLE001 - every change of the chunk is reported
+            reason = str(exc) if isinstance(exc, FatalError) else f"{type(exc).__name__}: {exc}"
             for op in chunk:
-                yield OpResult(op, ok=False, error=str(exc))
+                yield OpResult(op, ok=False, error=reason)
             return
         yield from results
 

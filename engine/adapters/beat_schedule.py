@@ -78,6 +78,10 @@ class BeatScheduleAdapter(AdapterBase):
             raise UnsupportedOperation(READ_ONLY.format(what=first.kind.value, key=first.key))
         return iter(())
 
+    def normalize(self, spec: Spec) -> Spec:
+        """``spec`` as it reads back: cron fields as Celery's parser reads them."""
+        return cc.normalize_cron(spec)
+
     def trigger(self, key: str, spec: Spec) -> str:
         # Sending a task changes nothing in the schedule, so it works here too.
         return cc.send_now(self.app, spec, self.project)

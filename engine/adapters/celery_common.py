@@ -138,6 +138,18 @@ def live_spec(
     return spec
 
 
+def normalize_cron(spec: Spec) -> Spec:
+    """``spec`` with its cron trigger as it reads back from a Celery store (written as
+    Celery crontab text, read back through Celery's parser)."""
+    if spec.get("trigger_type") != "cron":
+        return spec
+    try:
+        trigger = cron_from_celery(cron_to_celery(spec["trigger"]))
+    except ValueError:
+        return spec  # validation reports a cron that does not parse
+    return {**spec, "trigger": dict(spec_template("cron", trigger)["trigger"])}
+
+
 @lru_cache(maxsize=4096)
 def _spec_template(trigger_type: str, trigger: tuple[tuple[str, Any], ...]) -> Spec:
     return make_spec(name="", trigger_type=trigger_type, trigger=dict(trigger), task="")

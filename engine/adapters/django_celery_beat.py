@@ -106,6 +106,28 @@ _FK = {"cron": "crontab_id", "interval": "interval_id", "solar": "solar_id",
        "clocked": "clocked_id"}
 
 
+# Positions matter: ``_entry``, ``_spec`` and ``_trigger`` unpack rows by index.
+_LIST_QUERY = (
+    sa.select(
+        task.c.name, task.c.task, task.c.args, task.c.kwargs, task.c.queue,  # 0-4
+        task.c.headers, task.c.priority, task.c.expire_seconds, task.c.enabled,  # 5-8
+        task.c.description, task.c.id, task.c.last_run_at, task.c.total_run_count,  # 9-12
+        task.c.crontab_id, task.c.interval_id, task.c.solar_id, task.c.clocked_id,  # 13-16
+        *(crontab.c[f] for f in cc.CRON_FIELDS), crontab.c.timezone,  # 17-22
+        interval.c.every, interval.c.period,  # 23-24
+        solar.c.event, solar.c.latitude, solar.c.longitude,  # 25-27
+        clocked.c.clocked_time,  # 28
+    )
+    .select_from(
+        task.outerjoin(crontab, task.c.crontab_id == crontab.c.id)
+        .outerjoin(interval, task.c.interval_id == interval.c.id)
+        .outerjoin(solar, task.c.solar_id == solar.c.id)
+        .outerjoin(clocked, task.c.clocked_id == clocked.c.id)
+    )
+    .order_by(task.c.name)
+)
+
+
 def database_url(url: str, repo_root: Path) -> str:
     """A user's URL -> a SQLAlchemy URL with a driver we ship; relative SQLite paths are
     relative to the repository root."""
@@ -151,63 +173,55 @@ class DjangoCeleryBeatAdapter(AdapterBase):
     # -- reading ---------------------------------------------------------------------
 
     def list_entries(self) -> list[LiveEntry]:
-        query = (
-            sa.select(
-                task, *(crontab.c[f].label(f"c_{f}") for f in (*cc.CRON_FIELDS, "timezone")),
-                interval.c.every.label("i_every"), interval.c.period.label("i_period"),
-                solar.c.event.label("s_event"), solar.c.latitude.label("s_latitude"),
-                solar.c.longitude.label("s_longitude"),
-                clocked.c.clocked_time.label("k_time"),
-            )
-            .select_from(
-                task.outerjoin(crontab, task.c.crontab_id == crontab.c.id)
-                .outerjoin(interval, task.c.interval_id == interval.c.id)
-                .outerjoin(solar, task.c.solar_id == solar.c.id)
-                .outerjoin(clocked, task.c.clocked_id == clocked.c.id)
-            )
-            .order_by(task.c.name)
-        )
         with self._connect("read the periodic tasks") as conn:
-            rows = conn.execute(query).mappings().all()
+            rows = conn.execute(_LIST_QUERY).all()
         self._managed = {}
+        triggers: dict[tuple[Any, ...], tuple[Spec, str | None]] = {}
         with cc.no_gc():
-            return [self._entry(row) for row in rows]
+            return [self._entry(row, triggers) for row in rows]
 
     def managed_keys(self) -> dict[str, str | None]:
         """Names of tasks carrying schedsync's header mark (from the last listing),
         mapped to the project named in the mark."""
         return dict(self._managed)
 
-    def _entry(self, row: Any) -> LiveEntry:
-        key = row["name"]
-        last_run = _aware(row["last_run_at"])
+    def _entry(self, row: Any, triggers: dict[tuple[Any, ...], tuple[Spec, str | None]]
+               ) -> LiveEntry:
+        key, last_run, count = row[0], _aware(row[11]), row[12]
         try:
-            spec = self._spec(row)
+            # Tasks share schedule rows: turn each distinct one into a trigger once.
+            schedule_ids = row[13:17]
+            if schedule_ids not in triggers:
+                trigger_type, trigger, zone = _trigger(row)
+                triggers[schedule_ids] = (cc.spec_template(trigger_type, trigger), zone)
+            template, zone = triggers[schedule_ids]
+            spec = self._spec(row, template, zone)
         except (KeyError, ValueError, TypeError) as exc:
             problem = f"periodic task {key!r} cannot be read: {exc}"
-            return LiveEntry(key, {"name": key}, None, last_run, row["total_run_count"], problem)
-        return LiveEntry(key, spec, None, last_run, row["total_run_count"])
+            return LiveEntry(key, {"name": key}, None, last_run, count, problem)
+        return LiveEntry(key, spec, None, last_run, count)
 
-    def _spec(self, row: Any) -> Spec:
-        headers = orjson.loads(row["headers"] or "{}")
+    def _spec(self, row: Any, template: Spec, zone: str | None) -> Spec:
+        (key, task_name, args, kwargs, queue, headers_text, priority, expire_seconds,
+         enabled, description) = row[:10]
+        headers = orjson.loads(headers_text or "{}")
         name, project = cc.managed_name(headers)
         if name is not None:
-            self._managed[row["name"]] = project
-        trigger_type, trigger, zone = _trigger(row)
-        if trigger_type != "cron":
+            self._managed[key] = project
+        if template["trigger_type"] != "cron":
             zone = headers.get(_TZ_HEADER) if isinstance(headers, dict) else None
         return cc.live_spec(
-            cc.spec_template(trigger_type, trigger),
-            name=name or row["name"],
-            task=row["task"],
-            args=orjson.loads(row["args"] or "[]"),
-            kwargs=orjson.loads(row["kwargs"] or "{}"),
-            enabled=row["enabled"],
+            template,
+            name=name or key,
+            task=task_name,
+            args=orjson.loads(args or "[]"),
+            kwargs=orjson.loads(kwargs or "{}"),
+            enabled=enabled,
             timezone=zone,
-            queue=row["queue"] or None,
-            priority=row["priority"],
-            expires=row["expire_seconds"],
-            description=row["description"] or None,
+            queue=queue or None,
+            priority=priority,
+            expires=expire_seconds,
+            description=description or None,
         )
 
     # -- writing ---------------------------------------------------------------------
@@ -359,6 +373,14 @@ class DjangoCeleryBeatAdapter(AdapterBase):
         moment = moment.astimezone(UTC)
         return moment.replace(tzinfo=None) if self.sqlite else moment
 
+    def normalize(self, spec: Spec) -> Spec:
+        """``spec`` as it reads back: Celery crontab text, whole expire seconds."""
+        spec = cc.normalize_cron(spec)
+        expires = spec.get("expires")
+        if expires is not None and expires != round(expires):
+            spec = {**spec, "expires": float(round(expires))}
+        return spec
+
     # -- running now -----------------------------------------------------------------
 
     def trigger(self, key: str, spec: Spec) -> str:
@@ -388,10 +410,17 @@ class _ScheduleRows:
         self.conn = conn
         self.db_time = db_time
         self.known: dict[str, dict[tuple[Any, ...], int]] = {}
+        self.by_spec: dict[tuple[Any, ...], int] = {}
 
     def id_for(self, spec: Spec) -> int:
         kind = spec["trigger_type"]
-        values = self._row(spec)
+        zone = spec.get("timezone") if kind == "cron" else None
+        memo = (kind, zone, *sorted(spec["trigger"].items()))
+        if memo not in self.by_spec:
+            self.by_spec[memo] = self._id_for(kind, self._row(spec))
+        return self.by_spec[memo]
+
+    def _id_for(self, kind: str, values: dict[str, Any]) -> int:
         table = _SCHEDULE_TABLES[kind]
         known = self.known.get(kind)
         if known is None:
@@ -439,19 +468,22 @@ def _value_key(table: sa.Table, values: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _trigger(row: Any) -> tuple[str, dict[str, Any], str | None]:
-    """A joined periodic-task row -> (trigger type, trigger, cron time zone)."""
-    if row["crontab_id"] is not None:
-        fields = {f: row[f"c_{f}"] for f in cc.CRON_FIELDS}
-        return "cron", cc.cron_from_celery(fields), row["c_timezone"]
-    if row["interval_id"] is not None:
-        if row["i_period"] not in _PERIODS:
-            raise ValueError(f"interval period {row['i_period']!r} has no schedsync equivalent")
-        return "interval", {"every": row["i_every"], "period": row["i_period"]}, None
-    if row["solar_id"] is not None:
-        return "solar", {"event": row["s_event"], "latitude": float(row["s_latitude"]),
-                         "longitude": float(row["s_longitude"])}, None
-    if row["clocked_id"] is not None:
-        moment = _aware(row["k_time"])
+    """A ``_LIST_QUERY`` row -> (trigger type, trigger, cron time zone)."""
+    crontab_id, interval_id, solar_id, clocked_id = row[13:17]
+    if crontab_id is not None:
+        fields = dict(zip(cc.CRON_FIELDS, row[17:22], strict=True))
+        return "cron", cc.cron_from_celery(fields), row[22]
+    if interval_id is not None:
+        every, period = row[23:25]
+        if period not in _PERIODS:
+            raise ValueError(f"interval period {period!r} has no schedsync equivalent")
+        return "interval", {"every": every, "period": period}, None
+    if solar_id is not None:
+        event, latitude, longitude = row[25:28]
+        return "solar", {"event": event, "latitude": float(latitude),
+                         "longitude": float(longitude)}, None
+    if clocked_id is not None:
+        moment = _aware(row[28])
         assert moment is not None  # NOT NULL column
         return "clocked", {"run_at": canonical_instant(moment)}, None
     raise ValueError("it references no schedule row (crontab, interval, solar or clocked)")

@@ -240,6 +240,10 @@ class RedBeatAdapter(AdapterBase):
             "enabled": bool(spec.get("enabled", True)),
         }
 
+    def normalize(self, spec: Spec) -> Spec:
+        """``spec`` as it reads back: cron fields as Celery's parser reads them."""
+        return cc.normalize_cron(spec)
+
     # -- running now -----------------------------------------------------------------
 
     def trigger(self, key: str, spec: Spec) -> str:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from schedsync.engine.errors import LockHeld
 from schedsync.engine.state.schema import apply_lock as t
-from schedsync.engine.state.sql import insert_ignore
+from schedsync.engine.state.sql import insert_one_ignore
 
 NAME = "apply"
 DEFAULT_TTL = timedelta(hours=1)
@@ -69,14 +69,14 @@ def try_acquire(
         "pid": os.getpid(),
         "acquired_at": now,
     }
-    if insert_ignore(conn, t, [row]):
+    if insert_one_ignore(conn, t, row):
         return None
     held = current(conn)
     if held is None or is_stale(held, now, ttl):
         # Delete by token: of two processes breaking the same stale lock, one wins.
         if held is not None:
             conn.execute(t.delete().where(t.c.name == NAME, t.c.token == held.token))
-        if insert_ignore(conn, t, [row]):
+        if insert_one_ignore(conn, t, row):
             return None
         held = current(conn)
     return held

@@ -93,7 +93,8 @@ def revoke_tokens(conn: sa.Connection, user: str) -> int:
     """Ends every token and every browser session of ``user``; returns tokens ended."""
     _require(conn, user)
     conn.execute(sessions.delete().where(sessions.c.user_name == user))
-    return int(conn.execute(tokens.delete().where(tokens.c.user_name == user)).rowcount)
+    ended = tokens.delete().where(tokens.c.user_name == user).returning(tokens.c.token_hash)
+    return len(conn.execute(ended).all())  # not rowcount: psycopg may say -1
 
 
 def user_for_token(conn: sa.Connection, token: str) -> User | None:

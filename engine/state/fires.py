@@ -21,7 +21,7 @@ from schedsync.engine.state.errors import InvalidCursor
 from schedsync.engine.state.records import FIRE_SOURCES, FIRE_STATUSES, Fire
 from schedsync.engine.state.schema import fires as f
 from schedsync.engine.state.schema import schedules as s
-from schedsync.engine.state.sql import insert_ignore
+from schedsync.engine.state.sql import insert_one_ignore
 
 _COLUMNS = (
     f.c.id,
@@ -86,7 +86,7 @@ def record(
         "source": source,
         "status": status,
     }
-    if not insert_ignore(conn, f, [row]):
+    if not insert_one_ignore(conn, f, row):
         # The outcome came first: fill in what the publisher knows, keep the outcome.
         values: dict[str, object] = {
             "schedule_id": schedule_id,
@@ -122,7 +122,7 @@ def finish(
         "finished_at": finished_at,
         "error": error,
     }
-    if insert_ignore(conn, f, [row]):
+    if insert_one_ignore(conn, f, row):
         return
     values: dict[str, object] = {"status": status, "finished_at": finished_at, "error": error}
     conn.execute(f.update().where(f.c.task_id == task_id).values(**values))

@@ -12,7 +12,7 @@ from schedsync.engine.state.errors import NameTaken
 from schedsync.engine.state.ids import first_free_id
 from schedsync.engine.state.records import ScheduleRecord
 from schedsync.engine.state.schema import schedules as t
-from schedsync.engine.state.sql import insert_ignore
+from schedsync.engine.state.sql import insert_ignore, insert_one_ignore
 
 
 def _record(row: sa.Row[tuple[object, ...]]) -> ScheduleRecord:
@@ -66,7 +66,7 @@ def ensure(conn: sa.Connection, project: str, name: str, now: datetime) -> Sched
         new_id = first_free_id(project, name, lambda c: _id_taken(conn, c))
         row = {"id": new_id, "project": project, "name": name, "created_at": now, "updated_at": now}
         # A concurrent writer (PostgreSQL) may win either unique key; loop and re-read.
-        insert_ignore(conn, t, [row])
+        insert_one_ignore(conn, t, row)
 
 
 def ids_by_name(conn: sa.Connection, project: str, names: Iterable[str]) -> dict[str, str]:

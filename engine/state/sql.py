@@ -23,13 +23,20 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
-def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> int:
-    """Insert, skipping rows that hit any unique constraint; returns rows inserted
-    (exact for one row; drivers may not sum a batch)."""
-    if not rows:
-        return 0
-    result = conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
-    return int(result.rowcount)
+def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> None:
+    """Insert a batch, skipping rows that hit any unique constraint; callers re-read."""
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def insert_one_ignore(conn: sa.Connection, table: sa.Table, row: Row) -> bool:
+    """Insert one row unless it hits a unique constraint; whether it was inserted.
+
+    Told by ``RETURNING``, not ``rowcount``: psycopg under SQLAlchemy reports -1.
+    """
+    key = list(table.primary_key.columns)
+    stmt = _insert(conn, table).on_conflict_do_nothing().returning(*key)
+    return conn.execute(stmt, row).first() is not None
 
 
 def upsert(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[Row]) -> None:

@@ -197,3 +197,12 @@ def test_new_entries_wait_for_their_first_due_time(adapter: RedBeatAdapter, pref
     assert (local.hour, local.minute, local.weekday() < 5) == (9, 0, True)
     assert before < digest <= before + timedelta(days=4)
     assert abs((tick - before) - timedelta(minutes=5)) < timedelta(seconds=5)
+
+
+def test_normalize_gives_what_reads_back(adapter: RedBeatAdapter) -> None:
+    written = make_spec(name="d", trigger_type="cron", task="t",
+                        trigger={"minute": "0,15,30,45", "hour": "9", "day_of_week": "1,2,3,4,5"})
+    adapter.create("d", written)
+    [entry] = adapter.list_entries()
+    assert adapter.normalize(written)["trigger"] == entry.spec["trigger"]
+    assert entry.spec["trigger"]["minute"] == "*/15"
