@@ -14,7 +14,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _WIDTH = len("2026-12-01T09:00:00.000000Z")
 
 
@@ -30,7 +29,8 @@ def to_utc(value: datetime) -> datetime:
 
 
 def format_instant(value: datetime) -> str:
-    return to_utc(value).strftime(_FORMAT)
+    # isoformat always pads the year to 4 digits; strftime("%Y") does not on glibc.
+    return to_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import require_service
 from schedsync.engine.errors import NotFound
@@ -20,6 +22,7 @@ from schedsync.engine.state import (
     NameTaken,
     StateStore,
 )
+from schedsync.engine.state.coltypes import format_instant, parse_instant
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -396,3 +399,13 @@ def test_check_integrity_of_a_healthy_store(store: StateStore) -> None:
     store.upsert_user("ann", roles={"acme": "viewer"})
     store.create_token("ann")
     assert store.check_integrity() == []
+
+
+# -- storage format ------------------------------------------------------------------------
+
+@given(st.lists(st.datetimes(timezones=st.just(UTC)), min_size=2, max_size=5))
+def test_stored_instants_round_trip_and_sort_as_time_sorts(values: list[datetime]) -> None:
+    texts = [format_instant(v) for v in values]
+    assert [parse_instant(t) for t in texts] == values
+    assert sorted(texts) == [format_instant(v) for v in sorted(values)]
+    assert {len(t) for t in texts} == {27}
