@@ -54,7 +54,7 @@ def apscheduler_fire_times(
 def _celery_app(tz: str) -> Any:
     from celery import Celery
 
-    return Celery("schedsync-crontruth", set_as_current=False, timezone=tz, enable_utc=True)
+    return Celery("schedsync-cron", set_as_current=False, timezone=tz, enable_utc=True)
 
 
 class _Clock:

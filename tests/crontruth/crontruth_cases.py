@@ -96,8 +96,11 @@ def random_start(rng: random.Random, tz: str) -> datetime:
     if changes and rng.random() < 0.6:
         change = rng.choice(changes).at
         base = change - timedelta(seconds=rng.randint(0, 36 * 3600))
-    if rng.random() < 0.5:
+    roll = rng.random()
+    if roll < 0.5:
         base = base.replace(second=0, microsecond=0)
+    elif roll < 0.6:
+        base = base.replace(microsecond=rng.randint(1, 999_999))
     return base
 
 
