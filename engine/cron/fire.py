@@ -48,14 +48,19 @@ def steady_fire_times(
     return [(wall - offset).replace(tzinfo=UTC) for wall in walls]
 
 
+def _steady(tz: str, start: datetime, fires: list[datetime], count: int) -> bool:
+    """All ``count`` fires found and no DST change near enough to matter."""
+    return len(fires) == count and not offset_changes(
+        tz, start - _MARGIN, fires[-1] + _MARGIN
+    )
+
+
 def steady_or_none(
     trigger: Mapping[str, Any], tz: str, start: datetime, count: int
 ) -> list[datetime] | None:
-    """The fast answer, or ``None`` when a DST change is near enough to matter."""
+    """The fast answer, or ``None`` when the engine must be asked."""
     fires = steady_fire_times(trigger, tz, start, count)
-    if len(fires) < count or offset_changes(tz, start - _MARGIN, fires[-1] + _MARGIN):
-        return None
-    return fires
+    return fires if _steady(tz, start, fires, count) else None
 
 
 def cron_fire_times(
@@ -65,8 +70,10 @@ def cron_fire_times(
     begin = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
     if count <= 0:
         return []
-    fires = steady_or_none(trigger, tz, begin, count)
-    if fires is not None:
+    fires = steady_fire_times(trigger, tz, begin, count)
+    if not fires:
+        return []  # never fires (e.g. 30 February): an engine would search for years
+    if _steady(tz, begin, fires, count):
         return fires
     from schedsync.engine.cron.engines import engine_fire_times
 

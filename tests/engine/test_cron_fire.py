@@ -196,3 +196,16 @@ def test_dst_findings_lord_howe_half_hour_shift_and_window() -> None:
 )
 def test_describe(trigger_type: str, trigger: dict[str, str], words: str) -> None:
     assert describe(trigger_type, trigger) == words
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_cron_that_never_fires_has_no_fire_times(engine: str) -> None:
+    trigger = {"minute": "0", "hour": "0", "day_of_month": "30", "month_of_year": "2"}
+    assert next_fire_times("cron", trigger, BERLIN, engine, _utc(2026, 1, 1), 3) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_feb_29_fires_in_leap_years(engine: str) -> None:
+    trigger = {"minute": "0", "hour": "12", "day_of_month": "29", "month_of_year": "feb"}
+    fires = next_fire_times("cron", trigger, "UTC", engine, _utc(2026, 1, 1), 2)
+    assert [f.date().isoformat() for f in fires] == ["2028-02-29", "2032-02-29"]
