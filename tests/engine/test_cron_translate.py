@@ -159,3 +159,11 @@ def test_from_celery_reads_orig_fields_ints_and_celery_only_forms() -> None:
 def test_from_celery_refuses_unreadable_fields() -> None:
     with pytest.raises(UnrepresentableCron):
         from_celery({"minute": "61"})
+
+
+def test_day_of_week_1_is_shown_as_monday() -> None:
+    from schedsync.engine.cron import describe
+
+    assert describe("cron", MONDAY) == "At 09:00, only on Monday"
+    real = CronTrigger(**to_apscheduler(MONDAY), timezone="UTC")
+    assert "day_of_week='mon'" in str(real)
