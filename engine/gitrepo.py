@@ -365,9 +365,17 @@ class GitRepo:
             "rebase", "--quiet", "FETCH_HEAD", env=self._committer_env(), check=False
         )
         if rebased.returncode != 0:
-            self._git("rebase", "--abort", check=False)
-            detail = _text(rebased.stdout) or _text(rebased.stderr) or "rebase failed"
-            return f"the remote changed the same lines (rebase conflict): {detail.splitlines()[0]}"
+            in_progress = any(
+                (self.git_dir / name).exists() for name in ("rebase-merge", "rebase-apply")
+            )
+            if in_progress:
+                self._git("rebase", "--abort", check=False)
+            output = _text(rebased.stdout) + "\n" + _text(rebased.stderr)
+            lines = [line for line in output.splitlines() if line.strip()] or ["rebase failed"]
+            conflict = [line for line in lines if "CONFLICT" in line]
+            if conflict:
+                return f"the remote changed the same lines (rebase conflict): {conflict[0]}"
+            return f"could not rebase onto the remote: {lines[0]}"
         return None
 
     def _restore(self, commit: str | None) -> None:

@@ -252,3 +252,19 @@ def test_waits_for_a_concurrent_index_lock(tmp_path: Path) -> None:
         assert repo.commit_paths(["x.yaml"], "after the lock", **AUTHOR) is not None
     finally:
         timer.join()
+
+
+def test_dirty_checkout_cannot_rebase_and_says_so(remote_pair: tuple[Path, Path, Path]) -> None:
+    _, ours, theirs = remote_pair
+    write(theirs / "schedules/p/b.yaml", "schedules: []\n")
+    git(theirs, "commit", "-qam", "theirs")
+    git(theirs, "push", "-q")
+    repo = GitRepo.open(ours)
+    assert repo is not None
+    write(ours / "schedules/p/a.yaml", "schedules: []\n")
+    ours_commit = repo.commit_paths(["schedules/p/a.yaml"], "ours", **AUTHOR)
+    write(ours / "schedules/p/b.yaml", "someone's unfinished edit\n")
+    with pytest.raises(PushRejected, match="could not rebase onto the remote"):
+        repo.push()
+    assert repo.head() == ours_commit
+    assert (ours / "schedules/p/b.yaml").read_text() == "someone's unfinished edit\n"
