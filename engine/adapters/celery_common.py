@@ -143,11 +143,17 @@ def normalize_cron(spec: Spec) -> Spec:
     Celery crontab text, read back through Celery's parser)."""
     if spec.get("trigger_type") != "cron":
         return spec
+    trigger = _celery_cron(tuple(spec["trigger"].items()))
+    return spec if trigger is None else {**spec, "trigger": dict(trigger)}
+
+
+@lru_cache(maxsize=4096)
+def _celery_cron(trigger: tuple[tuple[str, Any], ...]) -> dict[str, Any] | None:
     try:
-        trigger = cron_from_celery(cron_to_celery(spec["trigger"]))
+        read_back = cron_from_celery(cron_to_celery(dict(trigger)))
     except ValueError:
-        return spec  # validation reports a cron that does not parse
-    return {**spec, "trigger": dict(spec_template("cron", trigger)["trigger"])}
+        return None  # validation reports a cron that does not parse
+    return dict(spec_template("cron", read_back)["trigger"])
 
 
 @lru_cache(maxsize=4096)
