@@ -9,6 +9,7 @@ APScheduler and Celery, and the canonical form must survive each engine's round 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
@@ -18,13 +19,17 @@ from crontruth_drivers import truth
 
 from schedsync.engine.cron import (
     canonical_cron,
+    dst_findings,
     from_apscheduler,
     from_celery,
     next_fire_times,
     to_apscheduler,
     to_celery,
 )
+from schedsync.engine.cron.dst import _affected, _fires_between
 from schedsync.engine.cron.fire import steady_or_none
+from schedsync.engine.cron.walls import cron_sets
+from schedsync.engine.cron.zones import transitions
 
 SAMPLE = 2400
 SEED = 20261129
@@ -90,3 +95,30 @@ def test_canonical_form_survives_each_engine(sample: list[Case]) -> None:
                 "month_of_year": real_crontab._orig_month_of_year,
             }
             assert from_celery(fields) == canonical, case
+
+
+def _window_truth(case: Case, low: datetime, high: datetime) -> list[datetime]:
+    fires = truth(case.engine, case.trigger, case.tz, low - timedelta(seconds=1), 5)
+    return [f for f in fires if low <= f < high]
+
+
+def test_dst_findings_use_the_engines_real_fires(sample: list[Case]) -> None:
+    """What a DST warning says an engine does is what the engine does."""
+    checked = 0
+    for case in sample[:1200]:
+        sets = cron_sets(case.trigger)
+        items = tuple(sorted(case.trigger.items()))
+        for change in transitions(case.tz, case.start.date(), 200):
+            if not _affected(sets, change):
+                continue
+            low, high = change.window
+            width = high - low
+            span = (
+                (change.at, change.at + width) if change.kind == "gap"
+                else (change.at - width, change.at + width)
+            )
+            shown = _fires_between(items, case.tz, case.engine, *span)
+            assert shown == _window_truth(case, *span)[: len(shown)], case
+            assert len(dst_findings(case.trigger, case.tz, case.engine, case.start, 200)) >= 1
+            checked += 1
+    assert checked > 100
