@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from schedsync.engine.cron.engines import engine_fire_times
+from schedsync.engine.cron.fields import FieldError
 from schedsync.engine.cron.walls import CronSets, cron_sets, walls_from
 from schedsync.engine.cron.zones import Transition, transitions, zone
 
@@ -126,9 +127,13 @@ def dst_findings(
     """One finding per DST change in [start, start + days) that touches the cron's times.
 
     A naive ``start`` is read as UTC; results are cached by (trigger, tz, engine, date).
+    An invalid trigger gives no findings (``check_cron`` reports it).
     """
     if engine not in ENGINE_NAMES:
         raise ValueError(f"unknown cron engine {engine!r}; expected one of {tuple(ENGINE_NAMES)}")
     items = tuple(sorted((k, str(v)) for k, v in trigger.items() if v is not None))
     moment = start if start.tzinfo else start.replace(tzinfo=UTC)
-    return list(_findings(items, tz, engine, moment.astimezone(UTC).date(), days))
+    try:
+        return list(_findings(items, tz, engine, moment.astimezone(UTC).date(), days))
+    except FieldError:
+        return []  # an invalid cron is check_cron's to report, not a DST matter

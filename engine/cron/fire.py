@@ -109,7 +109,8 @@ def next_fire_times(
 
     A naive ``start`` is read as UTC. An interval counts from ``start`` (the engines
     count from the last run or the creation time, which a spec does not hold). Solar
-    triggers give an empty list.
+    triggers give an empty list. An invalid cron raises ``FieldError`` (a
+    ``ValueError``): validate with ``check_cron`` first.
     """
     if trigger_type == "cron":
         return cron_fire_times(trigger, tz, engine, start, count)

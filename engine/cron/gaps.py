@@ -9,6 +9,7 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+from schedsync.engine.cron.fields import FieldError
 from schedsync.engine.cron.fire import interval_seconds
 from schedsync.engine.cron.walls import CronSets, cron_sets
 
@@ -76,11 +77,14 @@ def min_gap_seconds(
 ) -> float | None:
     """Shortest time between two consecutive fires (``None``: fires once or irregularly).
 
-    ``"*/5"`` minutes -> 300.0; an interval of 2 hours -> 7200.0; clocked and solar
-    -> ``None``.
+    ``"*/5"`` minutes -> 300.0; an interval of 2 hours -> 7200.0; clocked, solar and
+    invalid crons -> ``None``.
     """
     if trigger_type == "interval":
         return float(interval_seconds(trigger))
     if trigger_type == "cron":
-        return cron_min_gap(cron_sets(trigger))
+        try:
+            return cron_min_gap(cron_sets(trigger))
+        except FieldError:
+            return None  # an invalid cron is check_cron's to report
     return None

@@ -209,3 +209,11 @@ def test_feb_29_fires_in_leap_years(engine: str) -> None:
     trigger = {"minute": "0", "hour": "12", "day_of_month": "29", "month_of_year": "feb"}
     fires = next_fire_times("cron", trigger, "UTC", engine, _utc(2026, 1, 1), 2)
     assert [f.date().isoformat() for f in fires] == ["2028-02-29", "2032-02-29"]
+
+
+def test_validation_helpers_leave_invalid_crons_to_check_cron() -> None:
+    bad = {"minute": "99"}
+    assert dst_findings(bad, BERLIN, "celery", _utc(2026, 1, 1)) == []
+    assert min_gap_seconds("cron", bad, BERLIN, "celery") is None
+    with pytest.raises(ValueError, match="out of range"):
+        next_fire_times("cron", bad, BERLIN, "celery", _utc(2026, 1, 1), 1)
