@@ -12,6 +12,7 @@ Round-trip parsing (ruamel) is used only for files that are being written
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,11 +40,10 @@ class _Loader(_Base):  # type: ignore[misc]
 
     _memo: dict[str, str] = {}
 
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        return None
-
-    def ascend_resolver(self) -> None:
-        return None
+    # libyaml calls these twice per node; C builtins that ignore their arguments cost
+    # no Python frame (a class attribute that is a builtin is not bound as a method).
+    descend_resolver = operator.is_
+    ascend_resolver = tuple
 
     def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> Any:
         # BaseResolver.resolve without path resolvers: quoted scalars are strings,
