@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schedsync.server.errors import not_found
-from schedsync.server.views import cron_engine, next_run, schedule_view
+from schedsync.server.views import cron_engine, next_run, rfc3339, static_view
 
 if TYPE_CHECKING:
     from schedsync.engine.repository import RepoSchedule
+    from schedsync.schemas.schedule import Schedule
     from schedsync.server.context import ApiContext
 
 
@@ -80,6 +81,56 @@ def find_by_id(ctx: ApiContext, slug: str, schedule_id: str) -> tuple[RepoSchedu
     return rs, record
 
 
+class _Memo:
+    """Per-schedule values that stay valid while the schedule object is the same one
+    (a write replaces it): the static part of its view, and its next fire time, which
+    stays right until that moment passes."""
+
+    _LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.static: dict[int, tuple[Schedule, tuple[dict[str, Any], dict[str, Any]]]] = {}
+        self.next: dict[int, tuple[Schedule, datetime | None]] = {}
+        self.times: dict[int, tuple[Any, tuple[str | None, str | None, str | None]]] = {}
+
+    def times_of(self, record: Any) -> tuple[str | None, str | None, str | None]:
+        """(created_at, updated_at, last_run_at) of a state record, formatted."""
+        hit = self.times.get(id(record))
+        if hit is not None and hit[0] is record:
+            return hit[1]
+        if len(self.times) > self._LIMIT:
+            self.times.clear()
+        value = (rfc3339(record.created_at), rfc3339(record.updated_at),
+                 rfc3339(getattr(record, "last_run_at", None)))
+        self.times[id(record)] = (record, value)
+        return value
+
+    def static_of(self, rs: RepoSchedule) -> tuple[dict[str, Any], dict[str, Any]]:
+        hit = self.static.get(id(rs.schedule))
+        if hit is not None and hit[0] is rs.schedule:
+            return hit[1]
+        if len(self.static) > self._LIMIT:
+            self.static.clear()
+        value = static_view(rs)
+        self.static[id(rs.schedule)] = (rs.schedule, value)
+        return value
+
+    def next_of(self, rs: RepoSchedule, default_tz: str, engine: str,
+                now: datetime) -> datetime | None:
+        s = rs.schedule
+        hit = self.next.get(id(s))
+        if hit is not None and hit[0] is s and (hit[1] is None or now < hit[1]):
+            return hit[1]
+        if len(self.next) > self._LIMIT:
+            self.next.clear()
+        value = next_run(s, default_tz, engine, now)
+        self.next[id(s)] = (s, value)
+        return value
+
+
+_memo = _Memo()
+
+
 def view(
     ctx: ApiContext, rs: RepoSchedule, record: Any, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -88,11 +139,14 @@ def view(
     scheduler = project.schedulers.get(rs.schedule.scheduler)
     engine = cron_engine(scheduler.type if scheduler is not None else "")
     default_tz = getattr(project, "timezone", None) or "UTC"
-    return schedule_view(
-        rs,
-        schedule_id=str(record.id),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        last_run_at=getattr(record, "last_run_at", None),
-        next_run_at=next_run(rs.schedule, default_tz, engine, now or datetime.now(UTC)),
-    )
+    created_at, updated_at, last_run_at = _memo.times_of(record)
+    head, tail = _memo.static_of(rs)
+    return {
+        "id": str(record.id),
+        **head,
+        "last_run_at": last_run_at,
+        "next_run_at": rfc3339(_memo.next_of(rs, default_tz, engine, now or datetime.now(UTC))),
+        "created_at": created_at,
+        "updated_at": updated_at,
+        **tail,
+    }

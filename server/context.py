@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from schedsync.engine.workspace import Workspace
+from schedsync.server.auth import AuthCache
 
 if TYPE_CHECKING:
     from schedsync.engine.repository import LoadedRepository
@@ -60,6 +61,7 @@ class ApiContext:
     )
     records: TimedCache = field(default_factory=TimedCache)
     run_times: TimedCache = field(default_factory=TimedCache)
+    auth: AuthCache = field(default_factory=AuthCache)
     seen_head: str | None = None  # the commit the writer's repository was loaded at
 
     @classmethod

@@ -21,7 +21,7 @@ def api(request: Request) -> ApiContext:
 def guard(request: Request, need: Role) -> tuple[ApiContext, Caller, str]:
     """(context, caller, project slug) once the caller may do ``need`` in the project."""
     ctx = api(request)
-    caller = authenticate(request, ctx.reader.state)
+    caller = authenticate(request, ctx.reader.state, ctx.auth)
     slug = str(request.path_params["slug"])
     require_role(caller, slug, project_known(ctx, slug), need)
     return ctx, caller, slug

@@ -44,8 +44,8 @@ def trigger_view(schedule: Schedule) -> Any:
 
 def next_run(
     schedule: Schedule, default_tz: str, engine: str, now: datetime | None = None
-) -> str | None:
-    """The next fire time, or null when disabled or when it cannot be computed."""
+) -> datetime | None:
+    """The next fire time, or None when disabled or when it cannot be computed."""
     if not schedule.enabled:
         return None
     try:
@@ -61,21 +61,14 @@ def next_run(
         )
     except Exception:  # noqa: BLE001 - a display field; degrade to null rather than fail
         return None
-    return rfc3339(times[0]) if times else None
+    return times[0] if times else None
 
 
-def schedule_view(
-    rs: RepoSchedule,
-    *,
-    schedule_id: str,
-    created_at: datetime | None,
-    updated_at: datetime | None,
-    last_run_at: datetime | None,
-    next_run_at: str | None,
-) -> dict[str, Any]:
+def static_view(rs: RepoSchedule) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parts of a schedule's view that only change when the schedule does:
+    (fields before the run times, optional fields after them)."""
     s = rs.schedule
-    out: dict[str, Any] = {
-        "id": schedule_id,
+    head: dict[str, Any] = {
         "project_id": project_id(rs.project),
         "name": s.name,
         "scheduler": s.scheduler,
@@ -85,16 +78,31 @@ def schedule_view(
         "args": s.args,
         "kwargs": s.kwargs,
         "enabled": s.enabled,
+    }
+    tail = {name: getattr(s, name) for name in _OPTIONAL if getattr(s, name) is not None}
+    return head, tail
+
+
+def schedule_view(
+    rs: RepoSchedule,
+    *,
+    schedule_id: str,
+    created_at: datetime | None,
+    updated_at: datetime | None,
+    last_run_at: datetime | None,
+    next_run_at: datetime | None,
+    static: tuple[dict[str, Any], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    head, tail = static or static_view(rs)
+    return {
+        "id": schedule_id,
+        **head,
         "last_run_at": rfc3339(last_run_at),
-        "next_run_at": next_run_at,
+        "next_run_at": rfc3339(next_run_at),
         "created_at": rfc3339(created_at),
         "updated_at": rfc3339(updated_at),
+        **tail,
     }
-    for name in _OPTIONAL:
-        value = getattr(s, name)
-        if value is not None:
-            out[name] = value
-    return out
 
 
 def fire_view(fire: Any) -> dict[str, Any]:

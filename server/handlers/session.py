@@ -38,10 +38,11 @@ async def create_session(request: Request) -> Response:
 
 async def delete_session(request: Request) -> Response:
     ctx = api(request)
-    authenticate(request, ctx.reader.state)
+    authenticate(request, ctx.reader.state, ctx.auth)
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
         ctx.reader.state.delete_session(session_id)
+        ctx.auth.forget("s:" + session_id)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

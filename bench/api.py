@@ -1,0 +1,282 @@
+"""Benchmark of the REST Schedules API against references measured in the same run.
+
+1. Reads: a list page of 50 out of 10k schedules, with a bearer token, from a real
+   ``schedsync serve`` process, against a minimal Starlette + orjson endpoint that
+   returns a page of the same bytes (same uvicorn, uvloop + httptools). Load comes
+   from a few Python client processes with keep-alive connections on loopback
+   (wrk is used instead when it is installed).
+2. Writes: sequential PATCHes of one field (YAML edit + commit + state + live apply)
+   against bare ``git commit`` of a one-line change in a same-size repository.
+
+Run: ``.venv/bin/python bench/api.py`` (a few minutes). Prints medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEDULES = 10_000
+PER_FILE = 100
+PAGE = 50
+ROUNDS = 3
+SECONDS = 3.0
+CLIENTS = 4
+WRITES = 15
+CONFIG = textwrap.dedent("""\
+    version: 1
+    projects:
+      bench:
+        timezone: Europe/Berlin
+        schedulers:
+          aps:
+            type: apscheduler
+            jobstore: sqlalchemy
+            url: sqlite:///.schedsync/jobs.sqlite
+    """)
+
+
+def build_repo(root: Path) -> None:
+    folder = root / "schedules" / "bench"
+    folder.mkdir(parents=True)
+    (root / "schedsync.yaml").write_text(CONFIG)
+    (root / ".gitignore").write_text(".schedsync/\n")
+    for f in range(SCHEDULES // PER_FILE):
+        lines = ["# generated for the API benchmark", "schedules:"]
+        for i in range(PER_FILE):
+            lines += [
+                f"  - name: f{f:03d}.job{i:03d}",
+                "    scheduler: aps",
+                "    trigger_type: cron",
+                f'    trigger: {{minute: "{i % 60}", hour: "{f % 24}", day_of_week: "*"}}',
+                f"    task: bench.tasks:run_{i % 7}",
+                f"    kwargs: {{file: {f}, index: {i}, locale: en-US}}",
+                "    description: a generated schedule for the benchmark",
+            ]
+        (folder / f"f{f:03d}.yaml").write_text("\n".join(lines) + "\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com",
+                    *args], cwd=root, check=True)
+
+
+def make_token(root: Path) -> str:
+    from schedsync.engine.state import StateStore
+
+    store = StateStore.open(".schedsync/state.db", root)
+    try:
+        store.upsert_user("bench", email="bench@example.com", roles={"bench": "admin"})
+        return store.create_token("bench")
+    finally:
+        store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{args} did not start")
+
+
+def reference_server(port: int, page_file: str) -> None:
+    """The reference: the least a Starlette + orjson endpoint can do for this page."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    page = orjson.loads(Path(page_file).read_bytes())
+
+    async def endpoint(request: Request) -> Response:
+        return Response(orjson.dumps(page), media_type="application/json")
+
+    app = Starlette(routes=[Route("/api/v1/projects/{slug}/schedules", endpoint)])
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                log_level="warning")
+
+
+def _client(port: int, path: str, headers: dict[str, str], until: float, out: Any) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    done = 0
+    while time.monotonic() < until:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+        done += 1
+    out.put(done)
+
+
+def rps(port: int, path: str, headers: dict[str, str]) -> float:
+    if shutil.which("wrk"):
+        return _wrk(port, path, headers)
+    queue: Any = multiprocessing.Queue()
+    until = time.monotonic() + SECONDS
+    procs = [multiprocessing.Process(target=_client, args=(port, path, headers, until, queue))
+             for _ in range(CLIENTS)]
+    for p in procs:
+        p.start()
+    total = sum(queue.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return total / SECONDS
+
+
+def _wrk(port: int, path: str, headers: dict[str, str]) -> float:
+    args = ["wrk", "-t2", "-c32", f"-d{int(SECONDS)}s"]
+    for key, value in headers.items():
+        args += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*args, f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                         text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("Requests/sec"))
+    return float(line.split()[1])
+
+
+def bench_reads(root: Path, token: str) -> tuple[float, float, int]:
+    api_port, ref_port = free_port(), free_port()
+    api = start(["-m", "schedsync", "--repo", str(root), "serve", "--port", str(api_port),
+                 "--log-level", "warning"], api_port)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        conn = http.client.HTTPConnection("127.0.0.1", api_port)
+        conn.request("GET", f"/api/v1/projects/bench/schedules?limit={PAGE}", headers=headers)
+        cursor = orjson.loads(conn.getresponse().read())["next_cursor"]
+        path = f"/api/v1/projects/bench/schedules?limit={PAGE}&cursor={cursor}"
+        conn.request("GET", path, headers=headers)
+        body = conn.getresponse().read()
+        page_file = root.parent / "page.json"
+        page_file.write_bytes(body)
+        ref = start([__file__, "--reference", str(ref_port), str(page_file)], ref_port)
+        try:
+            rps(api_port, path, headers)  # warm up both
+            rps(ref_port, path, {})
+            api_runs, ref_runs = [], []
+            for _ in range(ROUNDS):
+                ref_runs.append(rps(ref_port, path, {}))
+                api_runs.append(rps(api_port, path, headers))
+        finally:
+            ref.terminate()
+            ref.wait()
+        return statistics.median(api_runs), statistics.median(ref_runs), len(body)
+    finally:
+        api.terminate()
+        api.wait()
+
+
+def schedule_ids(root: Path, names: list[str]) -> list[str]:
+    from schedsync.engine.state import StateStore
+
+    store = StateStore.open(".schedsync/state.db", root)
+    try:
+        return [store.ensure_schedule("bench", name).id for name in names]
+    finally:
+        store.close()
+
+
+def bench_writes(root: Path, token: str) -> list[float]:
+    """One PATCH of one field per file, in a different file each time."""
+    ids = schedule_ids(root, [f"f{n * 6:03d}.job000" for n in range(WRITES)])
+    port = free_port()
+    api = start(["-m", "schedsync", "--repo", str(root), "serve", "--port", str(port),
+                 "--log-level", "warning"], port)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        times = []
+        for n, sid in enumerate(ids):
+            body = orjson.dumps({"description": f"edited by the benchmark {n}"})
+            started = time.perf_counter()
+            conn.request("PATCH", f"/api/v1/projects/bench/schedules/{sid}", body=body,
+                         headers=headers)
+            response = conn.getresponse()
+            response.read()
+            times.append(time.perf_counter() - started)
+            if response.status != 200:
+                raise RuntimeError(f"PATCH answered {response.status}")
+        return times
+    finally:
+        api.terminate()
+        api.wait()
+
+
+def bench_git(root: Path) -> list[float]:
+    times = []
+    for n in range(WRITES):
+        path = root / "schedules" / "bench" / f"f{n * 6:03d}.yaml"
+        text = path.read_text().replace("a generated schedule for the benchmark",
+                                        f"edited by git {n}", 1)
+        started = time.perf_counter()
+        path.write_text(text)
+        git(root, "commit", "-q", "-m", f"edit {n}", "--", str(path.relative_to(root)))
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def apply_all(root: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "schedsync", "--repo", str(root), "apply",
+                    "--auto-approve"], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="schedsync-bench-") as tmp:
+        root, plain = Path(tmp) / "repo", Path(tmp) / "plain"
+        build_repo(root)
+        build_repo(plain)
+        token = make_token(root)
+        print(f"repository: {SCHEDULES} schedules in {SCHEDULES // PER_FILE} files; "
+              f"live apply of all took {apply_all(root):.1f} s")
+        api_rps, ref_rps, size = bench_reads(root, token)
+        print(f"list page of {PAGE} ({size} bytes), auth on: schedsync {api_rps:,.0f} req/s, "
+              f"minimal Starlette+orjson {ref_rps:,.0f} req/s (median of {ROUNDS}, "
+              f"{'wrk' if shutil.which('wrk') else f'{CLIENTS} Python clients'})")
+        print(f"  ratio {api_rps / ref_rps:.2f}x")
+        api_times, git_times = bench_writes(root, token), bench_git(plain)
+        api_s, git_s = statistics.median(api_times), statistics.median(git_times)
+        print(f"sequential writes: API PATCH {1 / api_s:.1f}/s ({api_s * 1000:.0f} ms), "
+              f"bare git commit {1 / git_s:.1f}/s ({git_s * 1000:.0f} ms), medians of {WRITES}")
+        print(f"  ratio {git_s / api_s:.2f}x")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--reference":
+        reference_server(int(sys.argv[2]), sys.argv[3])
+    else:
+        argparse.ArgumentParser(description=__doc__).parse_args()
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        main()
