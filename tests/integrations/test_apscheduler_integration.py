@@ -124,6 +124,7 @@ def test_created_job_runs_disable_stops_it_trigger_runs_once(live: LiveScheduler
     assert live.adapter.list_entries()[0].spec["enabled"] is False
 
     manual = appender(live, "tick", 1, "manual")
+    asked = datetime.now(UTC)
     run_id = live.adapter.trigger("tick", manual)
     wait_for(lambda: "manual" in live.lines(), "the manual run", live, timeout=5)
     time.sleep(1.5)
@@ -135,6 +136,7 @@ def test_created_job_runs_disable_stops_it_trigger_runs_once(live: LiveScheduler
     fired = wait_for(lambda: (f := live.state.fire(run_id)) and f.status == "succeeded" and f,
                      "the manual fire record", live)
     assert fired.source == "manual"
+    assert asked <= fired.fired_at <= asked + timedelta(seconds=1)  # asked, not started
     assert fired.name == "tick"
     fires, _ = live.state.fires("demo", "tick", limit=100)
     scheduled = [f for f in fires if f.source == "schedule"]

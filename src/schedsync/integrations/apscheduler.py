@@ -87,8 +87,11 @@ def fire_events(event: Any, now: datetime) -> list[FireEvent]:
     """Translate an APScheduler job event into fire records (pure)."""
     name, source = run_name(event.job_id)
     if event.code == EVENT_JOB_SUBMITTED:
+        # A manual run's one-off job is due when ``trigger`` was asked: that is its
+        # fire time (``schedsync trigger`` may have recorded it already; this upserts).
         return [FireEvent("record", name, task_id_of(event.job_id, when), source, "pending",
-                          now) for when in event.scheduled_run_times]
+                          when.astimezone(UTC) if source == "manual" else now)
+                for when in event.scheduled_run_times]
     task_id = task_id_of(event.job_id, event.scheduled_run_time)
     if event.code == EVENT_JOB_MISSED:
         at = event.scheduled_run_time or now
