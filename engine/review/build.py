@@ -13,7 +13,7 @@ from schedsync.engine.review.entries import EntryKey, entries_of
 from schedsync.engine.review.findings import change_findings
 from schedsync.engine.review.history import attach_history
 from schedsync.engine.review.lines import LineFinder, attach_lines
-from schedsync.engine.review.model import Change, Entry, Finding, Kind, Review, SideInfo
+from schedsync.engine.review.model import Entry, Finding, Review, SideInfo
 from schedsync.engine.review.pileups import pileup_findings
 from schedsync.engine.review.sides import Side, open_git, read_ref, read_working_tree
 from schedsync.engine.review.timing import fires, timing
@@ -79,20 +79,18 @@ def review_sides(base: Side, head: Side, now: datetime) -> Review:
         change.next_run = upcoming[0] if upcoming else None
     attach_history(changes, head.repo.config or base.repo.config, head.root, review.notes)
     review.changes = changes
-    review.findings = _findings(review, head, old, new)
+    review.findings = _findings(review, head, new)
     return review
 
 
-def _findings(review: Review, head: Side, old: dict[EntryKey, Entry],
-              new: dict[EntryKey, Entry]) -> list[Finding]:
+def _findings(review: Review, head: Side, new: dict[EntryKey, Entry]) -> list[Finding]:
     config = head.repo.config
     frequent = _too_frequent(head)
     found: list[Finding] = []
     for change in review.changes:
         found.extend(change_findings(change, review.now, frequent))
     limit = (config.review if config else ReviewConfig()).max_same_minute
-    moved = [(c.project, c.name) for c in review.changes if _moves_fires(c)]
-    found.extend(pileup_findings(old, new, moved, review.now, limit))
+    found.extend(pileup_findings(review.changes, new, review.now, limit))
     found.sort(key=lambda f: (f.file, f.line, f.code))
     return found
 
@@ -106,6 +104,3 @@ def _too_frequent(head: Side) -> dict[tuple[str, int], Diagnostic]:
             out[(d.file, int(match.group(1)))] = d
     return out
 
-
-def _moves_fires(change: Change) -> bool:
-    return change.kind is not Kind.REMOVED and change.timing is not None and change.timing.moved

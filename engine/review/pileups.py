@@ -13,8 +13,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from schedsync.engine.review.entries import EntryKey
-from schedsync.engine.review.model import WINDOW_DAYS, Entry, Finding, Level
-from schedsync.engine.review.timing import TriggerKey, trigger_key, window_fires
+from schedsync.engine.review.model import WINDOW_DAYS, Change, Entry, Finding, Level
+from schedsync.engine.review.timing import (
+    TriggerKey,
+    interval_seconds,
+    trigger_key,
+    window_fires,
+)
 
 Minutes = frozenset[int]  # minutes since the epoch (UTC)
 
@@ -41,6 +46,8 @@ class MinuteIndex:
 
     def _compute(self, entry: Entry) -> Minutes:
         spec = entry.spec
+        if spec["trigger_type"] == "interval":
+            return self._interval(entry)
         if spec["trigger_type"] == "cron" and "second" in spec["trigger"]:
             # A cron fires in the minutes its second-less form fires in; without the
             # seconds the count stays within one per minute.
@@ -48,9 +55,22 @@ class MinuteIndex:
             entry = _with_trigger(entry, trigger)
         fired = window_fires(entry, self.now)
         if fired.capped:  # more often than every 30 s: every minute of the window
-            first = _minute(self.now)
-            return frozenset(range(first, first + WINDOW_DAYS * 1440 + 1))
+            return self._all()
         return frozenset(_minute(t) for t in fired.instants)
+
+    def _interval(self, entry: Entry) -> Minutes:
+        # The same instants as the cron package's interval fires (start + k * step),
+        # in whole seconds: building 10,080 datetimes per schedule is what costs.
+        step = interval_seconds(entry.spec["trigger"])
+        if step < 60:
+            return self._all()
+        first = int(self.now.timestamp())
+        count = WINDOW_DAYS * 86400 // step
+        return frozenset((first + step * k) // 60 for k in range(1, count + 1))
+
+    def _all(self) -> Minutes:
+        first = _minute(self.now)
+        return frozenset(range(first, first + WINDOW_DAYS * 1440 + 1))
 
 
 def _with_trigger(entry: Entry, trigger: Mapping[str, object]) -> Entry:
@@ -61,29 +81,46 @@ def _with_trigger(entry: Entry, trigger: Mapping[str, object]) -> Entry:
 
 def _counts(index: MinuteIndex, entries: Iterable[Entry], only: Minutes) -> Counter[int]:
     """Schedules per minute, counted only in ``only`` (the rest cannot be news)."""
-    counter: Counter[int] = Counter()
+    # Fleets repeat triggers: intersect once per distinct trigger, add its multiplicity.
+    groups: Counter[TriggerKey] = Counter()
+    sample: dict[TriggerKey, Entry] = {}
     for entry in entries:
-        counter.update(index.minutes(entry) & only)
+        if entry.timed and entry.spec.get("enabled"):
+            key = trigger_key(entry)
+            groups[key] += 1
+            sample.setdefault(key, entry)
+    counter: Counter[int] = Counter()
+    for key, multiplicity in groups.items():
+        for minute in index.minutes(sample[key]) & only:
+            counter[minute] += multiplicity
     return counter
 
 
-def pileup_findings(base: Mapping[EntryKey, Entry], head: Mapping[EntryKey, Entry],
-                    changed: Iterable[EntryKey], now: datetime, limit: int) -> list[Finding]:
-    """One finding per changed schedule that fires in a newly crowded minute."""
-    changed = [k for k in changed if k in head]
-    if len(head) <= limit or not changed:
+def pileup_findings(changes: Iterable[Change], head: Mapping[EntryKey, Entry],
+                    now: datetime, limit: int) -> list[Finding]:
+    """One finding per changed schedule that fires in a newly crowded minute.
+
+    Schedules whose fire times did not move count the same on both sides, so they are
+    counted once; only the moving ones are counted per side.
+    """
+    moving = [c for c in changes if c.timing is not None and c.timing.moved]
+    arriving = [c.after for c in moving if c.after is not None]
+    if len(head) <= limit or not arriving:
         return []  # fewer schedules than the limit cannot crowd a minute
+    leaving = [c.before for c in moving if c.before is not None]
+    moved_keys = {(e.project, e.name) for e in arriving}
+    steady = [e for key, e in head.items() if key not in moved_keys]
     index = MinuteIndex(now)
-    candidates = frozenset().union(*(index.minutes(head[k]) for k in changed))
-    after = _counts(index, head.values(), candidates)
-    crowded = {m for m, n in after.items() if n > limit}
+    candidates = frozenset().union(*(index.minutes(e) for e in arriving))
+    common = _counts(index, steady, candidates)
+    after = common + _counts(index, arriving, candidates)
+    crowded = frozenset(m for m, n in after.items() if n > limit)
     if not crowded:
         return []
-    before = _counts(index, base.values(), frozenset(crowded))
+    before = _counts(index, steady, crowded) + _counts(index, leaving, crowded)
     new = {m for m in crowded if before.get(m, 0) <= limit}
     out = []
-    for key in changed:
-        entry = head[key]
+    for entry in arriving:
         hits = sorted(index.minutes(entry) & new)
         if hits:
             out.append(_finding(entry, hits, after, limit))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -80,9 +82,12 @@ def _compute_window(entry: Entry, start: datetime, days: int) -> WindowFires:
         want = min(want * 4, CAP)
 
 
+def interval_seconds(trigger: Mapping[str, Any]) -> int:
+    return int(trigger["every"]) * PERIOD_SECONDS[str(trigger.get("period", "seconds"))]
+
+
 def _interval_window(entry: Entry, start: datetime, end: datetime) -> WindowFires:
-    trigger = entry.spec["trigger"]
-    step = int(trigger["every"]) * PERIOD_SECONDS[str(trigger.get("period", "seconds"))]
+    step = interval_seconds(entry.spec["trigger"])
     total = int((end - start).total_seconds()) // step
     shown = min(total, CAP)
     instants = tuple(start + timedelta(seconds=step * k) for k in range(1, shown + 1))
