@@ -400,12 +400,22 @@ _entries = st.fixed_dictionaries(
     },
     optional={"description": _text, "priority": st.integers(0, 9)},
 )
-_styles = st.sampled_from([SPEC_STYLE, FOUR_SPACE_NO_OFFSET, ZERO_OFFSET, "", "schedules: []\n"])
+_styles = st.sampled_from(
+    [
+        SPEC_STYLE,
+        SPEC_STYLE.replace("\n", "\r\n"),
+        FOUR_SPACE_NO_OFFSET,
+        ZERO_OFFSET,
+        ZERO_OFFSET.rstrip("\n"),
+        "",
+        "schedules: []\n",
+    ]
+)
 
 
 # No shrinking: shrinking these nested examples can take minutes; failures print in full.
 @settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow],
