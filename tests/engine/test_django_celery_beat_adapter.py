@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from conftest import require_service
 from schedsync.engine.adapters.base import Operation, OpKind
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
 from schedsync.engine.spec import make_spec
 from schedsync.schemas.config import CeleryBeatScheduler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "celery_fixtures"))
-from django_db import migrate
+from django_db import migrate, migrated_pg_template, pg_copy, pg_drop
 
 
 @pytest.fixture(scope="session")
@@ -28,16 +29,24 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    require_service("postgres")
+    template = migrated_pg_template()
+    yield template
+    pg_drop(template)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> Iterator[str]:
     if request.param == "sqlite":
         path = tmp_path / "db.sqlite3"
         shutil.copy(migrated_sqlite, path)
-        return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("postgres_url")
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    migrate(plain)
-    return plain
+        yield f"sqlite:///{path}"
+        return
+    url = pg_copy(request.getfixturevalue("migrated_postgres"))
+    yield url
+    pg_drop(url)
 
 
 @pytest.fixture
