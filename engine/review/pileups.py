@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -74,8 +75,6 @@ class MinuteIndex:
 
 
 def _with_trigger(entry: Entry, trigger: Mapping[str, object]) -> Entry:
-    from dataclasses import replace
-
     return replace(entry, spec={**entry.spec, "trigger": dict(trigger)})
 
 
