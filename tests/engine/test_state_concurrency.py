@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import state_fixtures
 
 from schedsync.engine.errors import LockHeld
 from schedsync.engine.state import StateStore
@@ -22,8 +23,17 @@ WRITES = 60
 _spawn = multiprocessing.get_context("fork")
 
 
+pg_database = state_fixtures.pg_database  # registers the module-scoped fixture here
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return state_fixtures.pick_location(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A location where no state exists yet, so that creating it races too."""
     if request.param == "postgres":
         url: str = request.getfixturevalue("postgres_url")
         return url
@@ -45,7 +55,9 @@ def _writer(location: str, root: str, worker: int, start: Event) -> None:
                         target=str(i), result="ok")
 
 
-def test_two_processes_writing_at_once_lose_nothing(location: str, tmp_path: Path) -> None:
+def test_two_processes_writing_at_once_lose_nothing(fresh_location: str,
+                                                    tmp_path: Path) -> None:
+    location = fresh_location
     start = _spawn.Event()
     workers = [_spawn.Process(target=_writer, args=(location, str(tmp_path), n, start))
                for n in range(2)]
@@ -214,4 +226,22 @@ def test_a_forked_child_opens_its_own_connections(location: str, tmp_path: Path)
         assert child.exitcode == 0
         assert out.get() == 2
         assert store.serial() == 2  # and the parent's connection still works
+        assert store.check_integrity() == []
+
+
+def _apply_then_die(location: str, root: str) -> None:
+    import signal
+
+    store = StateStore.open(location, Path(root))
+    store.record_applied("acme", "aps", "a", "acme.a", {"task": "t"})
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush, no atexit
+
+
+def test_record_applied_survives_a_kill_right_after_it(location: str, tmp_path: Path) -> None:
+    child = _spawn.Process(target=_apply_then_die, args=(location, str(tmp_path)))
+    child.start()
+    child.join(30)
+    assert child.exitcode == -9
+    with StateStore.open(location, tmp_path) as store:
+        assert store.bindings("acme", "aps")["a"].base_spec == {"task": "t"}
         assert store.check_integrity() == []

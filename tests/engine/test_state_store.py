@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+import state_fixtures
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import require_service
 from schedsync.engine.errors import NotFound
 from schedsync.engine.state import (
     NAMESPACE,
@@ -31,52 +30,12 @@ def uuid5(text: str) -> str:
     return str(uuid.uuid5(NAMESPACE, text))
 
 
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """One PostgreSQL database for this module (creating one per test costs ~1 s)."""
-    require_service("postgres")
-    name = f"schedsync_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        # Users write plain postgresql:// URLs; the store picks the psycopg 3 driver.
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = :n"), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
-_CHILDREN_FIRST = ("bindings", "fires", "user_roles", "tokens", "sessions", "audit",
-                   "apply_lock", "schedules", "users")
-
-
-def _empty_state(url: str) -> None:
-    """Empty every table but keep the schema, as a fresh state would be.
-
-    DELETE, not TRUNCATE: on tiny tables it is ~10x faster.
-    """
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        if sa.inspect(conn).has_table("schedsync_meta"):
-            for table in _CHILDREN_FIRST:
-                conn.exec_driver_sql(f"DELETE FROM schedsync_{table}")
-            conn.execute(sa.text("UPDATE schedsync_meta SET serial = 0, lineage = :l"),
-                         {"l": str(uuid.uuid4())})
-    engine.dispose()
+pg_database = state_fixtures.pg_database  # registers the module-scoped fixture here
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_database")
-        _empty_state(url)
-        return url
-    return ".schedsync/state.db"
+    return state_fixtures.pick_location(request, tmp_path)
 
 
 @pytest.fixture
