@@ -181,12 +181,32 @@ def _ordered(entry: dict[str, Any]) -> dict[str, Any]:
     return {**known, **rest}
 
 
+_MAX_NODES = 2_000_000  # an alias bomb passes this after a few levels
+
+
 def _construct(node: Node) -> Any:
     """Plain data as ``schedsync.engine.loader`` builds it (timestamps stay text)."""
+    budget = [_MAX_NODES]
+    try:
+        return _build(node, budget)
+    except (RecursionError, TypeError) as exc:  # recursive aliases, unhashable keys
+        raise ScheduleFileError(
+            f"line {node.start_mark.line + 1}: this YAML uses recursive aliases or "
+            "non-text keys, which schedule files cannot; write the values out in full"
+        ) from exc
+
+
+def _build(node: Node, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ScheduleFileError(
+            f"the file expands to over {_MAX_NODES:,} values (nested aliases?); "
+            "write the values out instead of aliasing aliases"
+        )
     if isinstance(node, MappingNode):
-        return {_construct(k): _construct(v) for k, v in node.value}
+        return {_build(k, budget): _build(v, budget) for k, v in node.value}
     if isinstance(node, SequenceNode):
-        return [_construct(v) for v in node.value]
+        return [_build(v, budget) for v in node.value]
     tag, value = node.tag, node.value
     if tag == _NULL:
         return None

@@ -557,3 +557,29 @@ def test_commented_file_add_remove_keep_other_comments() -> None:
     assert added == COMMENTED.replace(
         "    task: jobs.b\n", "    task: jobs.b\n  - name: c\n    task: jobs.c\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &a [*a]\nschedules: []\n", "recursive aliases"),
+        ("? [x]\n: 1\nschedules: []\n", "non-text keys"),
+        ("- just a list\n", "a mapping with a 'schedules:' list"),
+        ("schedules: 5\n", "must be a list"),
+    ],
+)
+def test_hostile_or_wrong_documents_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ScheduleFileError, match=message):
+        add_schedule(text, {"name": "x"})
+
+
+def test_alias_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import schedsync.engine.yamledit as yamledit
+
+    monkeypatch.setattr(yamledit, "_MAX_NODES", 50_000)  # same check, smaller bomb
+    levels = "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcd", "bcde", strict=True)
+    )
+    text = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + levels + "schedules: []\n"
+    with pytest.raises(ScheduleFileError, match="over 50,000 values"):
+        add_schedule(text, {"name": "x"})
