@@ -241,39 +241,31 @@ def project_of(config: CeleryBeatScheduler, repo_root: Path) -> str | None:
 # -- next run --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _clock_app(timezone: str) -> Celery:
-    # A broker-less app only used to evaluate schedules in the beat's time zone.
-    from celery import Celery
+def next_due(
+    trigger_type: str,
+    trigger: dict[str, Any],
+    timezone: str,
+    last_run_at: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """When beat will next consider the entry due (RedBeat's ``due_at``): the first fire
+    after the last run, or now when that is overdue; None when it never fires again.
 
-    return Celery("schedsync-clock", set_as_current=False, timezone=timezone)
-
-
-def celery_schedule(
-    trigger_type: str, trigger: dict[str, Any], timezone: str, now: datetime | None = None
-) -> Any:
-    """A spec trigger as a Celery schedule object evaluated in ``timezone`` (and, when
-    given, with ``now`` as the current time)."""
-    from celery.schedules import crontab, schedule
-
-    app = _clock_app(timezone)
-    nowfun = (lambda: now) if now is not None else None
+    Cron fire times come from ``schedsync.engine.cron`` in Celery's convention (proven
+    against Celery's own ``crontab``, DST included), which is much faster than building
+    a ``crontab`` per entry.
+    """
+    start = last_run_at or now
     if trigger_type == "interval":
-        every = timedelta(seconds=interval_seconds(trigger))
-        return schedule(run_every=every, nowfun=nowfun, app=app)
-    if trigger_type == "cron":
-        return crontab(**cron_to_celery(trigger), nowfun=nowfun, app=app)
-    raise ValueError(f"Celery beat cannot evaluate a {trigger_type} trigger here")
+        due: datetime | None = start + timedelta(seconds=interval_seconds(trigger))
+    elif trigger_type == "cron":
+        from schedsync.engine.cron.fire import cron_fire_times
 
-
-def next_due(schedule: Any, last_run_at: datetime | None, now: datetime) -> datetime:
-    """When beat will next consider the entry due (RedBeat's ``due_at``); ``schedule``
-    must be built with ``now`` (``celery_schedule(..., now=now)``)."""
-    remaining = schedule.remaining_estimate(last_run_at or now)
-    if remaining is None:
-        return now
-    due: datetime = now + remaining
-    return max(due, now)
+        fires = cron_fire_times(trigger, timezone, "celery", start, 1)
+        due = fires[0] if fires else None
+    else:
+        raise ValueError(f"Celery beat has no due time for a {trigger_type} trigger here")
+    return None if due is None else max(due, now)
 
 
 def utcnow() -> datetime:

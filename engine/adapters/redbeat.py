@@ -286,10 +286,10 @@ class _Scores:
         return self._first[memo]
 
     def after(self, spec: Spec, last_run: datetime | None) -> int:
-        schedule = cc.celery_schedule(
-            spec["trigger_type"], spec["trigger"], self.timezone, self.now
-        )
-        return int(cc.next_due(schedule, last_run or self.now, self.now).timestamp())
+        due = cc.next_due(spec["trigger_type"], spec["trigger"], self.timezone, last_run,
+                          self.now)
+        # RedBeat's own score for an entry that never runs again: ignored by beat.
+        return -1 if due is None else int(due.timestamp())
 
 
 class _Batch:

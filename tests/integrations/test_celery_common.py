@@ -43,15 +43,25 @@ def test_options_carry_the_managed_headers_and_read_back() -> None:
     assert cc.managed_name({"other": 1}) == (None, None)
 
 
-def test_next_due_follows_celery_crontab_in_the_app_zone() -> None:
+def test_next_due_agrees_with_celery_crontab_in_the_app_zone() -> None:
+    from celery import Celery
+    from celery.schedules import crontab
+
     now = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # 14:00 in Berlin
-    schedule = cc.celery_schedule("cron", {"minute": "0", "hour": "9"}, "Europe/Berlin", now)
-    due = cc.next_due(schedule, now, now)
-    assert due.astimezone(UTC) == datetime(2026, 7, 2, 7, 0, tzinfo=UTC)
-    interval = cc.celery_schedule("interval", {"every": 5, "period": "minutes"}, "UTC", now)
-    assert cc.next_due(interval, now, now) == now + timedelta(minutes=5)
+    due = cc.next_due("cron", {"minute": "0", "hour": "9"}, "Europe/Berlin", now, now)
+    assert due == datetime(2026, 7, 2, 7, 0, tzinfo=UTC)
+    # The same answer as Celery's own crontab, evaluated as beat does.
+    app = Celery("clock", set_as_current=False, timezone="Europe/Berlin")
+    celery_cron = crontab(minute="0", hour="9", nowfun=lambda: now, app=app)
+    assert now + celery_cron.remaining_estimate(now) == due
+    assert cc.next_due("interval", {"every": 5, "period": "minutes"}, "UTC", now, now) == (
+        now + timedelta(minutes=5))
     # Overdue means due now, as in RedBeat.
-    assert cc.next_due(interval, now - timedelta(hours=1), now) == now
+    overdue = cc.next_due("interval", {"every": 5, "period": "minutes"}, "UTC",
+                          now - timedelta(hours=1), now)
+    assert overdue == now
+    never = {"minute": "0", "hour": "0", "day_of_month": "30", "month_of_year": "2"}
+    assert cc.next_due("cron", never, "UTC", now, now) is None
 
 
 def test_project_is_found_from_schedsync_yaml(tmp_path: Path) -> None:
