@@ -197,3 +197,14 @@ def test_a_base_without_schedsync_shows_every_schedule_as_new(
     assert "+ acme/morning  [celery-beat]  added" in result.out
     assert "note: the base side (main) has no schedsync.yaml yet: every schedule is new" \
         in result.out
+
+
+def test_a_review_writes_nothing(based: ScheduleRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    based.write("schedules/acme/ops.yaml", GOOD.replace("0 9", "0 10"))
+    before = based.git.git.status("--porcelain", "--ignored")
+
+    for fmt in ("text", "json", "markdown", "github"):
+        assert based.diff(capsys, "--base", "main", "--format", fmt).code == 0
+
+    assert based.git.git.status("--porcelain", "--ignored") == before
+    assert not (based.root / ".schedsync").exists()
