@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from schedsync.engine.errors import NotFound
+from schedsync.engine.state import schema
 from schedsync.engine.state.errors import NameTaken
 from schedsync.engine.state.ids import first_free_id
 from schedsync.engine.state.records import ScheduleRecord
@@ -117,15 +118,33 @@ def _project_ids(conn: sa.Connection, project: str) -> dict[str, str]:
     return {r.name: r.id for r in conn.execute(query)}
 
 
+def _has_history(conn: sa.Connection, schedule_id: str) -> bool:
+    for table in (schema.bindings, schema.fires):
+        query = sa.select(table.c.schedule_id).where(table.c.schedule_id == schedule_id)
+        if conn.execute(query.limit(1)).first() is not None:
+            return True
+    return False
+
+
 def rename(conn: sa.Connection, project: str, old: str, new: str) -> None:
-    record = require(conn, project, old)
-    if old == new:
+    """Give ``old``'s record (id, bindings, fires) the name ``new``.
+
+    Safe to repeat: when ``old`` is gone there is nothing to move (a resumed apply, or a
+    state that never knew it). A record under ``new`` with no bindings or fires yet (made
+    by a look-up before the rename was applied) gives way; one with history is a conflict.
+    """
+    record = by_name(conn, project, old)
+    if record is None or old == new:
         return
-    if by_name(conn, project, new) is not None:
-        raise NameTaken(
-            f"state: cannot rename {project}/{old} to {new!r}: another schedule already "
-            "has that name; delete or rename that one first"
-        )
+    taken = by_name(conn, project, new)
+    if taken is not None:
+        if _has_history(conn, taken.id):
+            raise NameTaken(
+                f"state: cannot rename {project}/{old} to {new!r}: another schedule with "
+                "applied entries or fires already has that name; delete or rename that one "
+                "first"
+            )
+        conn.execute(t.delete().where(t.c.id == taken.id))
     conn.execute(t.update().where(t.c.id == record.id).values(name=new))
 
 

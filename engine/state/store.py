@@ -165,6 +165,10 @@ class StateStore:
     def ensure_schedule(
         self, project: str, name: str, now: datetime | None = None
     ) -> ScheduleRecord:
+        with self._read() as conn:  # the common case, without taking the write lock
+            found = schedules.by_name(conn, project, name)
+        if found is not None:
+            return found
         with self._write() as conn:
             return schedules.ensure(conn, project, name, _now(now))
 
@@ -177,7 +181,11 @@ class StateStore:
             return schedules.by_id(conn, project, schedule_id)
 
     def rename_schedule(self, project: str, old: str, new: str) -> None:
-        """Keeps the id, so fires, bindings and run times follow the new name."""
+        """Keeps the id, so fires, bindings and run times follow the new name.
+
+        Repeatable: an unknown ``old`` is a no-op. A bare record already under ``new``
+        (no bindings, no fires) gives way; one with history raises ``NameTaken``.
+        """
         with self._write() as conn:
             schedules.rename(conn, project, old, new)
 

@@ -111,13 +111,26 @@ def test_rename_keeps_id_bindings_fires_and_run_times(store: StateStore) -> None
     assert store.run_times("acme") == {"new": (T0, T0 + timedelta(hours=1))}
 
 
-def test_rename_refuses_a_taken_name_and_an_unknown_schedule(store: StateStore) -> None:
+def test_rename_refuses_a_name_with_history(store: StateStore) -> None:
     store.ensure_schedule("acme", "a")
-    store.ensure_schedule("acme", "b")
+    store.record_applied("acme", "aps", "b", "k", {"task": "t"})
     with pytest.raises(NameTaken, match="already has that name"):
         store.rename_schedule("acme", "a", "b")
-    with pytest.raises(NotFound, match="no schedule 'ghost'"):
-        store.rename_schedule("acme", "ghost", "c")
+    store.record_applied("acme", "aps", "b", "k", None)
+    store.record_fire("acme", "b", task_id="t1", fired_at=T0, source="manual")
+    with pytest.raises(NameTaken):
+        store.rename_schedule("acme", "a", "b")
+
+
+def test_rename_is_repeatable_and_a_bare_record_gives_way(store: StateStore) -> None:
+    old = store.ensure_schedule("acme", "old")
+    store.ensure_schedule("acme", "new")  # e.g. a look-up before the rename was applied
+    store.rename_schedule("acme", "old", "new")
+    assert store.schedule_records("acme")["new"].id == old.id
+    assert list(store.schedule_records("acme")) == ["new"]
+    store.rename_schedule("acme", "old", "new")  # a resumed apply repeats it
+    store.rename_schedule("acme", "ghost", "other")  # never known: nothing to move
+    assert {r.id for r in store.schedule_records("acme").values()} == {old.id}
 
 
 def test_new_schedule_on_a_renamed_ones_old_name_gets_a_unique_id(store: StateStore) -> None:
