@@ -15,27 +15,45 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from schedsync.engine.adapters.base import Capabilities
 from schedsync.engine.capabilities import capabilities_for, describe_store
 from schedsync.engine.cron import dst_findings, min_gap_seconds
 from schedsync.engine.diagnostics import Diagnostic, Severity
 from schedsync.engine.validate.messages import did_you_mean
-from schedsync.engine.validate.schedule_file import FileResult, ParsedSchedule, cron_fields
+from schedsync.engine.validate.schedule_file import FileResult, ParsedSchedule
 from schedsync.schemas.config import ProjectConfig, RepoConfig
 from schedsync.schemas.schedule import PERIOD_SECONDS, IntervalTrigger
 
 DST_DAYS = 365
 
 
+CronItems = tuple[tuple[str, str], ...]
+
+
 @dataclass
 class CronMemo:
-    """Memoised cron results: ``dst`` keyed with the day, ``gap`` without."""
+    """Memoised cron results: ``dst`` keyed by (cron, zone, engine, day), ``gap``
+    by (cron, zone, engine). ``to_json`` / ``from_json`` for the cache file."""
 
-    dst: dict[str, list[list[str]]] = field(default_factory=dict)
-    gap: dict[str, float | None] = field(default_factory=dict)
+    dst: dict[tuple[CronItems, str, str, str], list[list[str]]] = field(default_factory=dict)
+    gap: dict[tuple[CronItems, str, str], float | None] = field(default_factory=dict)
     changed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dst": [[[list(map(list, k[0])), *k[1:]], v] for k, v in self.dst.items()],
+            "gap": [[[list(map(list, k[0])), *k[1:]], v] for k, v in self.gap.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CronMemo:
+        def items(raw: list[list[str]]) -> CronItems:
+            return tuple((str(a), str(b)) for a, b in raw)
+
+        return cls(
+            dst={(items(k[0]), k[1], k[2], k[3]): v for k, v in data["dst"]},
+            gap={(items(k[0]), k[1], k[2]): v for k, v in data["gap"]},
+        )
 
 
 @dataclass(frozen=True)
@@ -220,7 +238,7 @@ def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) 
         )
     if (
         schedule.trigger_type == "cron"
-        and "second" in cron_fields(schedule)
+        and "second" in entry.parsed.cron
         and (not caps.seconds_field)
     ):
         out.append(
@@ -231,7 +249,7 @@ def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) 
                 "unsupported-by-store",
                 f"scheduler {schedule.scheduler!r} ({store}) has no seconds field in its crons",
                 "no 'second' field",
-                f"second: {cron_fields(schedule)['second']!r}",
+                f"second: {entry.parsed.cron['second']!r}",
                 "remove 'second', or move the schedule to an APScheduler scheduler",
             )
         )
@@ -332,10 +350,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _key(*parts: Any) -> str:
-    return orjson.dumps(parts, option=orjson.OPT_SORT_KEYS).decode()
-
-
 def _gap_at_least(trigger: dict[str, str]) -> int:
     """A lower bound on the time between two fires, read off the field texts alone:
     no second field -> 1 minute; one fixed minute -> 1 hour; fixed minute and hour
@@ -356,10 +370,10 @@ def _gap(entry: _Entry, zone: str, engine: str, memo: CronMemo, min_interval: in
         return float(schedule.trigger.every * PERIOD_SECONDS[schedule.trigger.period])
     if schedule.trigger_type != "cron":
         return None
-    trigger = cron_fields(schedule)
+    trigger = entry.parsed.cron
     if _gap_at_least(trigger) >= min_interval:
         return None  # cannot be too frequent: skip the costly exact computation
-    key = _key(trigger, zone, engine)
+    key = (entry.parsed.cron_items, zone, engine)
     if key not in memo.gap:
         found = min_gap_seconds("cron", trigger, zone, engine)
         memo.gap[key] = None if found is None else float(found)
@@ -368,8 +382,8 @@ def _gap(entry: _Entry, zone: str, engine: str, memo: CronMemo, min_interval: in
 
 
 def _dst(entry: _Entry, zone: str, engine: str, today: date, memo: CronMemo) -> list[list[str]]:
-    trigger = cron_fields(entry.parsed.schedule)
-    key = _key(trigger, zone, engine, today.isoformat())
+    trigger = entry.parsed.cron
+    key = (entry.parsed.cron_items, zone, engine, today.isoformat())
     if key not in memo.dst:
         start = datetime.combine(today, time(0), tzinfo=ZoneInfo(zone))
         findings = dst_findings(trigger, zone, engine, start, DST_DAYS)
