@@ -561,8 +561,12 @@ class _Doc:
     def _edit_nested_mapping(self, node: MappingNode, new: dict[str, Any], flow: bool) -> None:
         pairs = list(node.value)
         old_keys = [_construct(k) for k, _ in pairs]
-        if node.flow_style and any(k not in new for k in old_keys):
-            # Deleting from {...}: rewrite it (it is on its own line(s) anyway).
+        deleting = any(k not in new for k in old_keys)  # so there is a first pair
+        if deleting and (
+            node.flow_style
+            or (old_keys[0] not in new and not self._alone_on_line(pairs[0][0].start_mark.index))
+        ):
+            # Deleting from {...}, or the key after '- ': rewrite the mapping in place.
             self.splice(node.start_mark.index, self.end(node), _text(new, self.quote, True))
             return
         for i, ((key, value), name) in enumerate(zip(pairs, old_keys, strict=True)):
@@ -616,9 +620,7 @@ class _Doc:
 
     def _delete_pair(self, node: MappingNode, pairs: list[tuple[Node, Node]], i: int) -> None:
         key, value = pairs[i]
-        if node.flow_style:
-            self._flow_delete([(k.start_mark.index, self.end(v)) for k, v in pairs], i)
-        elif self._alone_on_line(key.start_mark.index):
+        if self._alone_on_line(key.start_mark.index):
             start = self.line_start(key.start_mark.index)
             self.splice(start, self.line_end(self.end(value) - 1), "")
         elif i + 1 < len(pairs):  # first key on a '- ' line: pull the next key up

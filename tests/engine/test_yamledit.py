@@ -583,3 +583,15 @@ def test_alias_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + levels + "schedules: []\n"
     with pytest.raises(ScheduleFileError, match="over 50,000 values"):
         add_schedule(text, {"name": "x"})
+
+
+def test_block_mappings_inside_a_block_list() -> None:
+    text = "schedules:\n  - name: a\n    args:\n      - a: 1\n        b: 2\n      - 5\n"
+    # Changing and deleting a later key keeps the layout; deleting the key after '- '
+    # rewrites just that list item.
+    assert update_schedule(text, "a", {"args": [{"a": 7}, 5]}) == text.replace(
+        "      - a: 1\n        b: 2\n", "      - a: 7\n"
+    )
+    assert update_schedule(text, "a", {"args": [{"b": 2}, 5]}) == text.replace(
+        "      - a: 1\n        b: 2\n", "      - {b: 2}\n"
+    )
