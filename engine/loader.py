@@ -337,20 +337,21 @@ class _Builder:
         merged: list[MappingNode] = []
         values, keys = self.values, self.keys
         for key_node, value_node in node.value:
-            if (
-                key_node.tag == _STR
-                and value_node.tag == _STR
-                and type(value_node) is ScalarNode
-                and key_node.value not in result
-            ):
-                # The common case, inlined: a string key with a string value.
+            if key_node.tag == _STR and key_node.value not in result:
+                # The common case, inlined: a new string key (most values are scalars).
                 name = key_node.value
                 child = (*path, name)
                 mark = key_node.start_mark
                 keys[child] = (mark.line + 1, mark.column + 1)
-                mark = value_node.start_mark
-                values[child] = (mark.line + 1, mark.column + 1)
-                result[name] = value_node.value
+                if type(value_node) is ScalarNode:
+                    mark = value_node.start_mark
+                    values[child] = (mark.line + 1, mark.column + 1)
+                    if value_node.tag == _STR:
+                        result[name] = value_node.value
+                    else:
+                        result[name] = self.scalar(value_node, child)
+                else:
+                    result[name] = self.build(value_node, child)
                 continue
             if key_node.tag == _MERGE:
                 merged.extend(self.merge_sources(value_node, path))
