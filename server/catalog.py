@@ -6,6 +6,7 @@ Runs on the event-loop thread with the reader workspace only (see ``context``).
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ class ProjectIndex:
 
     def after(self, name: str | None) -> Iterator[RepoSchedule]:
         start = 0 if name is None else bisect.bisect_right(self.names, name)
-        return iter(self.items[start:])
+        return itertools.islice(self.items, start, None)
 
 
 _indexes: dict[tuple[int, str], tuple[object, ProjectIndex]] = {}
@@ -52,16 +53,28 @@ def project_known(ctx: ApiContext, slug: str) -> bool:
     return config is not None and slug in config.projects
 
 
-def _records(ctx: ApiContext, slug: str) -> dict[str, Any]:
+def records_of(ctx: ApiContext, slug: str) -> dict[str, Any]:
     records: dict[str, Any] = ctx.records.get(
-        slug, lambda: dict(ctx.reader.state.schedule_records(slug))
+        slug,
+        lambda: dict(ctx.reader.state.schedule_records(slug)),
+        ctx.submit,
+        lambda: dict(ctx.writer.state.schedule_records(slug)),
     )
     return records
 
 
-def record_for(ctx: ApiContext, slug: str, name: str) -> Any:
+def fresh_record(ctx: ApiContext, slug: str, name: str) -> Any:
+    """The record as it is now (after a write), also put in the cache."""
+    record = ctx.reader.state.ensure_schedule(slug, name)
+    records_of(ctx, slug)[name] = record
+    return record
+
+
+def record_for(
+    ctx: ApiContext, slug: str, name: str, records: dict[str, Any] | None = None
+) -> Any:
     """The schedule's state record; created on first sight (ids are created once)."""
-    records = _records(ctx, slug)
+    records = records_of(ctx, slug) if records is None else records
     record = records.get(name)
     if record is None:
         record = ctx.reader.state.ensure_schedule(slug, name)
@@ -92,6 +105,7 @@ class _Memo:
         self.static: dict[int, tuple[Schedule, tuple[dict[str, Any], dict[str, Any]]]] = {}
         self.next: dict[int, tuple[Schedule, datetime | None]] = {}
         self.times: dict[int, tuple[Any, tuple[str | None, str | None, str | None]]] = {}
+        self.items: dict[int, tuple[Schedule, Any, datetime | None, dict[str, Any]]] = {}
 
     def times_of(self, record: Any) -> tuple[str | None, str | None, str | None]:
         """(created_at, updated_at, last_run_at) of a state record, formatted."""
@@ -134,6 +148,12 @@ _memo = _Memo()
 def view(
     ctx: ApiContext, rs: RepoSchedule, record: Any, now: datetime | None = None
 ) -> dict[str, Any]:
+    """The schedule as the API shows it; the same dict object while nothing changed."""
+    now = now or datetime.now(UTC)
+    hit = _memo.items.get(id(rs.schedule))
+    if (hit is not None and hit[0] is rs.schedule and hit[1] is record
+            and (hit[2] is None or now < hit[2])):
+        return hit[3]
     slug = rs.project
     project = ctx.reader.config.projects[slug]
     scheduler = project.schedulers.get(rs.schedule.scheduler)
@@ -141,12 +161,17 @@ def view(
     default_tz = getattr(project, "timezone", None) or "UTC"
     created_at, updated_at, last_run_at = _memo.times_of(record)
     head, tail = _memo.static_of(rs)
-    return {
+    next_at = _memo.next_of(rs, default_tz, engine, now)
+    out = {
         "id": str(record.id),
         **head,
         "last_run_at": last_run_at,
-        "next_run_at": rfc3339(_memo.next_of(rs, default_tz, engine, now or datetime.now(UTC))),
+        "next_run_at": rfc3339(next_at),
         "created_at": created_at,
         "updated_at": updated_at,
         **tail,
     }
+    if len(_memo.items) > _memo._LIMIT:
+        _memo.items.clear()
+    _memo.items[id(rs.schedule)] = (rs.schedule, record, next_at, out)
+    return out

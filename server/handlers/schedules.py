@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +11,14 @@ from starlette.responses import Response
 from schedsync.server import edits
 from schedsync.server.auth import Role
 from schedsync.server.body import read_json_object
-from schedsync.server.catalog import find_by_id, project_index, record_for, view
+from schedsync.server.catalog import (
+    find_by_id,
+    fresh_record,
+    project_index,
+    record_for,
+    records_of,
+    view,
+)
 from schedsync.server.cursor import decode_cursor, encode_cursor
 from schedsync.server.errors import ApiError
 from schedsync.server.guard import guard
@@ -71,7 +79,8 @@ async def list_schedules(request: Request) -> Response:
             more = True
             break
         page.append(rs)
-    items = [view(ctx, rs, record_for(ctx, slug, rs.schedule.name)) for rs in page]
+    records, now = records_of(ctx, slug), datetime.now(UTC)
+    items = [view(ctx, rs, record_for(ctx, slug, rs.schedule.name, records), now) for rs in page]
     next_cursor = encode_cursor(page[-1].schedule.name, filters) if more else None
     return OrjsonResponse({"items": items, "next_cursor": next_cursor})
 
@@ -86,8 +95,7 @@ async def _written(request: Request, ctx: Any, slug: str, result: Any, status: i
     rs = ctx.reader.repo.find(slug, result.name)
     if rs is None:  # pragma: no cover - the write just put it there
         raise ApiError("conflict", f"schedule {result.name!r} changed while it was written")
-    body = view(ctx, rs, record_for(ctx, slug, result.name))
-    body["sync"] = result.sync
+    body = {**view(ctx, rs, fresh_record(ctx, slug, result.name)), "sync": result.sync}
     return OrjsonResponse(body, status_code=status, headers=_commit_header(result.commit))
 
 
