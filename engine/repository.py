@@ -169,8 +169,10 @@ def _load(
             diagnostics.extend(results[name].diagnostics)
         schedules: dict[str, list[RepoSchedule]] = {}
         if config is not None:
+            day = today or date.today()
             memo = cache.load_memo() if cache is not None else CronMemo()
-            accepted, found = check_context(config, results, today or date.today(), memo)
+            memo.forget_other_days(day)
+            accepted, found = check_context(config, results, day, memo)
             diagnostics.extend(found)
             schedules = _repo_schedules(accepted)
             if cache is not None:

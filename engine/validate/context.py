@@ -45,6 +45,14 @@ class CronMemo:
             "gap": [[[list(map(list, k[0])), *k[1:]], v] for k, v in self.gap.items()],
         }
 
+    def forget_other_days(self, today: date) -> None:
+        """DST findings are relative to a day: keep the cache file from growing daily."""
+        day = today.isoformat()
+        kept = {key: value for key, value in self.dst.items() if key[3] == day}
+        if len(kept) != len(self.dst):
+            self.dst = kept
+            self.changed = True
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CronMemo:
         def items(raw: list[list[str]]) -> CronItems:

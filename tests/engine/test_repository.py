@@ -205,3 +205,18 @@ def test_cache_key_depends_on_path_and_content(tmp_path: Path) -> None:
     assert cache.key("a.yaml", b"x") != cache.key("b.yaml", b"x")
     assert cache.key("a.yaml", b"x") != cache.key("a.yaml", b"y")
     assert cache.key("a.yaml", b"x") == cache.key("a.yaml", b"x")
+
+
+def test_cron_memo_keeps_only_todays_dst_findings(tmp_path: Path) -> None:
+    text = JOB.format(name="a").replace('"0 9 * * *"', '"30 2 * * *"')
+    make_repo(tmp_path, {"schedules/acme/a.yaml": text})
+    config = CONFIG.replace("  acme:\n", "  acme:\n    timezone: Europe/Berlin\n")
+    (tmp_path / "schedsync.yaml").write_text(config)
+    first = load_repository(tmp_path, today=TODAY).diagnostics.items
+    assert [d.code for d in first] == ["dst-gap", "dst-overlap"]
+    memo = FileCache(tmp_path).load_memo()
+    assert {key[3] for key in memo.dst} == {"2026-06-01"}
+    again = load_repository(tmp_path, today=TODAY).diagnostics.items
+    assert again == first
+    load_repository(tmp_path, today=date(2026, 6, 2))
+    assert {key[3] for key in FileCache(tmp_path).load_memo().dst} == {"2026-06-02"}
