@@ -109,3 +109,31 @@ def truth(
     if engine == "apscheduler":
         return apscheduler_truth(trigger, tz, start, count)
     return celery_truth(trigger, tz, start, count)
+
+
+def django_celery_beat_truth(
+    trigger: dict[str, str], tz: str, start: datetime, count: int
+) -> list[datetime]:
+    """A django-celery-beat crontab row: its own zone, under an app that runs in UTC."""
+    from django_celery_beat.tzcrontab import TzAwareCrontab
+
+    clock = Clock(start)
+
+    class ClockedRow(TzAwareCrontab):
+        def nowfunc(self) -> datetime:
+            return clock.moment.astimezone(self.tz)
+
+    app = celery_app("UTC")
+    schedule: Any = ClockedRow(**to_celery(trigger), tz=ZoneInfo(tz), app=app)
+    entry = ScheduleEntry(name="crontruth", task="t", last_run_at=start, schedule=schedule, app=app)
+    fires: list[datetime] = []
+    for _ in range(500_000):
+        due, wait = entry.is_due()
+        if due:
+            fires.append(clock.moment.astimezone(UTC))
+            if len(fires) == count:
+                break
+            entry = next(entry)
+        else:
+            clock.moment += timedelta(seconds=_sleep(tz, clock.moment, wait))
+    return fires

@@ -15,7 +15,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from celery.schedules import crontab
 from crontruth_cases import FIRES, Case, cases
-from crontruth_drivers import truth
+from crontruth_drivers import django_celery_beat_truth, truth
 
 from schedsync.engine.cron import (
     canonical_cron,
@@ -122,3 +122,15 @@ def test_dst_findings_use_the_engines_real_fires(sample: list[Case]) -> None:
             assert len(dst_findings(case.trigger, case.tz, case.engine, case.start, 200)) >= 1
             checked += 1
     assert checked > 100
+
+
+def test_django_celery_beat_rows_follow_their_own_zone(sample: list[Case]) -> None:
+    """A crontab row's zone, not the app's (UTC here), decides; the same truth as Celery."""
+    rows = [c for c in sample if c.engine == "celery"][:600]
+    wrong = []
+    for case in rows:
+        ours = next_fire_times("cron", case.trigger, case.tz, "celery", case.start, FIRES)
+        theirs = django_celery_beat_truth(case.trigger, case.tz, case.start, FIRES)
+        if ours != theirs:
+            wrong.append(f"{case}\n  schedsync {ours}\n  row       {theirs}")
+    assert not wrong, f"{len(wrong)} of {len(rows)} disagree:\n" + "\n".join(wrong[:10])
