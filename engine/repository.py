@@ -92,15 +92,22 @@ def load_repository(
 
 
 def load_repository_from_files(
-    files: Mapping[str, bytes], *, today: date | None = None
+    files: Mapping[str, bytes], *, today: date | None = None, cache_root: Path | None = None
 ) -> LoadedRepository:
-    """Validate a repository given as ``{repo-relative posix path: bytes}`` (git blobs)."""
+    """Validate a repository given as ``{repo-relative posix path: bytes}`` (git blobs,
+    or a candidate state before a write).
+
+    ``cache_root``: a repository folder whose ``.schedsync/cache/`` may answer unchanged
+    files (entries are keyed by path and content, so any bytes are safe to look up):
+    re-validating a large repository after one edit then costs a fraction of a full run.
+    """
     wanted = {
         name: content
         for name, content in files.items()
         if name == CONFIG_NAME or name.startswith(f"{SCHEDULES_DIR}/")
     }
-    return _load(wanted, None, None, today)
+    cache = FileCache(cache_root) if cache_root is not None else None
+    return _load(wanted, None, cache, today)
 
 
 def _read_files(root: Path) -> dict[str, bytes]:

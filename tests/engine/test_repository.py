@@ -220,3 +220,16 @@ def test_cron_memo_keeps_only_todays_dst_findings(tmp_path: Path) -> None:
     assert again == first
     load_repository(tmp_path, today=date(2026, 6, 2))
     assert {key[3] for key in FileCache(tmp_path).load_memo().dst} == {"2026-06-02"}
+
+
+def test_from_files_can_use_a_repository_cache(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"schedules/acme/a.yaml": JOB.format(name="a")})
+    load_repository(tmp_path, today=TODAY)
+    [entry] = (tmp_path / CACHE_DIR / "files").iterdir()
+    entry.write_bytes(entry.read_bytes().replace(b'"task":"app.run"', b'"task":"app.cached"'))
+    files = {"schedsync.yaml": CONFIG.encode(),
+             "schedules/acme/a.yaml": JOB.format(name="a").encode()}
+    cached = load_repository_from_files(files, today=TODAY, cache_root=tmp_path)
+    assert cached.find("acme", "a").schedule.task == "app.cached"  # type: ignore[union-attr]
+    fresh = load_repository_from_files(files, today=TODAY)
+    assert fresh.find("acme", "a").schedule.task == "app.run"  # type: ignore[union-attr]
