@@ -128,14 +128,14 @@ def live_spec(
 ) -> Spec:
     """``make_spec`` for thousands of live entries sharing few triggers: every field
     but the trigger is normalised exactly as ``make_spec`` does."""
-    spec = dict(template)
-    spec.update(
-        name=name, trigger=dict(template["trigger"]), task=task, args=list(args),
-        kwargs=dict(kwargs or {}), enabled=bool(enabled), timezone=timezone, queue=queue,
-        priority=priority, expires=float(expires) if expires is not None else None,
-        description=description,
-    )
-    return spec
+    return {
+        **template,
+        "name": name, "trigger": dict(template["trigger"]), "task": task,
+        "args": list(args), "kwargs": dict(kwargs or {}), "enabled": bool(enabled),
+        "timezone": timezone, "queue": queue, "priority": priority,
+        "expires": float(expires) if expires is not None else None,
+        "description": description,
+    }
 
 
 def normalize_cron(spec: Spec) -> Spec:
@@ -143,14 +143,23 @@ def normalize_cron(spec: Spec) -> Spec:
     Celery crontab text, read back through Celery's parser)."""
     if spec.get("trigger_type") != "cron":
         return spec
-    trigger = _celery_cron(tuple(spec["trigger"].items()))
-    return spec if trigger is None else {**spec, "trigger": dict(trigger)}
+    trigger = spec["trigger"]
+    key = tuple(trigger.get(f) for f in _NORMAL_KEY)
+    if key not in _normalized:
+        _normalized[key] = _celery_cron(trigger)
+    found = _normalized[key]
+    return spec if found is None else {**spec, "trigger": dict(found)}
 
 
-@lru_cache(maxsize=4096)
-def _celery_cron(trigger: tuple[tuple[str, Any], ...]) -> dict[str, Any] | None:
+_NORMAL_KEY = (*CRON_FIELDS, "second")
+# Few distinct crons per store: a plain dict is the cheapest memo (bounded by
+# the number of distinct triggers a repository holds).
+_normalized: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+
+
+def _celery_cron(trigger: dict[str, Any]) -> dict[str, Any] | None:
     try:
-        read_back = cron_from_celery(cron_to_celery(dict(trigger)))
+        read_back = cron_from_celery(cron_to_celery(trigger))
     except ValueError:
         return None  # validation reports a cron that does not parse
     return dict(spec_template("cron", read_back)["trigger"])
