@@ -23,13 +23,14 @@ from pydantic import BaseModel
 
 from schedsync import __version__
 from schedsync.engine.diagnostics import Diagnostic, Severity
+from schedsync.engine.spec import Spec
 from schedsync.engine.validate.context import CronMemo
 from schedsync.engine.validate.schedule_file import FileResult, ParsedSchedule
 from schedsync.schemas.schedule import TRIGGER_MODELS, Schedule
 
 CACHE_DIR = Path(".schedsync") / "cache"
 # Bump when the cached shape or the meaning of a file-local check changes.
-FORMAT = 3
+FORMAT = 4
 _SALT = f"{FORMAT}:{__version__}".encode()
 
 
@@ -113,7 +114,8 @@ def _encode(result: FileResult) -> dict[str, Any]:
             for d in result.diagnostics
         ],
         "schedules": [
-            [p.index, p.positions, *dump_schedule(p.schedule), p.spec] for p in result.schedules
+            [p.index, p.positions, *dump_schedule(p.schedule), _spec_without_data(p.spec)]
+            for p in result.schedules
         ],
     }
 
@@ -123,16 +125,22 @@ def _decode(data: dict[str, Any]) -> FileResult:
         Diagnostic(Severity(d[0]), d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9])
         for d in data["diagnostics"]
     ]
-    schedules = [
-        ParsedSchedule(
+    schedules = []
+    for index, pos, values, fields_set, trigger_set, spec in data["schedules"]:
+        # args and kwargs are stored once (in the values), not twice
+        spec["args"] = list(values["args"])
+        spec["kwargs"] = dict(values["kwargs"])
+        schedules.append(ParsedSchedule(
             index,
             rebuild_schedule(values, fields_set, trigger_set),
             {k: (v[0], v[1]) for k, v in pos.items()},
             spec,
-        )
-        for index, pos, values, fields_set, trigger_set, spec in data["schedules"]
-    ]
+        ))
     return FileResult(data["file"], schedules, diagnostics)
+
+
+def _spec_without_data(spec: Spec) -> Spec:
+    return {k: v for k, v in spec.items() if k not in ("args", "kwargs")}
 
 
 def dump_schedule(schedule: Schedule) -> tuple[dict[str, Any], list[str], list[str]]:

@@ -250,7 +250,7 @@ def _repo_schedules(accepted: list[Accepted]) -> dict[str, list[RepoSchedule]]:
             RepoSchedule(
                 project=item.project,
                 schedule=schedule,
-                spec={**item.parsed.spec, "timezone": item.timezone},
+                spec=_with_timezone(item.parsed.spec, item.timezone),
                 file=item.file,
                 index=item.parsed.index,
                 line=item.parsed.line,
@@ -259,3 +259,9 @@ def _repo_schedules(accepted: list[Accepted]) -> dict[str, list[RepoSchedule]]:
     for items in out.values():
         items.sort(key=lambda r: r.schedule.name)
     return out
+
+
+def _with_timezone(spec: Spec, timezone: str) -> Spec:
+    # Each load builds its own ParsedSchedules, so their spec can be completed in place.
+    spec["timezone"] = timezone
+    return spec
