@@ -10,6 +10,7 @@ freshly loaded repository to the reader (an atomic reference swap).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,6 +95,7 @@ class ApiContext:
         git = GitRepo.open(reader.root)
         context = cls(reader.root, reader, writer)
         context.seen_head = git.head() if git is not None else None
+        gc.freeze()  # the loaded repository lives on: keep the cyclic GC off its objects
         return context
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
@@ -105,6 +107,7 @@ class ApiContext:
         """Writer thread: make a freshly loaded repository visible to readers."""
         self.reader.repo = repo
         self.records.expire()
+        gc.freeze()
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         return self.executor.submit(fn)

@@ -106,7 +106,7 @@ def test_the_whole_workflow(server: Server) -> None:
     created = server.call("POST", BASE, json=new("reports.daily"))
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
-    assert created.json()["sync"] == {"status": "applied"}
+    assert created.json()["sync"] == {"status": "applied"}, created.text
     assert "name: reports.daily" in (root / "schedules/acme/reports.yaml").read_text()
     assert git.Repo(root).head.commit.author.name == "global"
     assert "reports.daily" in jobs(root)
