@@ -41,7 +41,7 @@ from processes import (
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 PROJECT = "acme"
 QUIET = 4.0  # seconds without runs that prove a schedule stopped (beat wakes every 1 s)
-SETTLE = 2.5  # time for beat to notice a change and an in-flight run to finish
+SETTLE = 3.0  # time for beat to notice a change and an in-flight run to finish
 
 
 def tick(queue: str, args: list[Any], **changes: Any) -> dict[str, Any]:
