@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import make_repo
 from starlette.testclient import TestClient
 
+from conftest import make_repo
 from schedsync.cli.main import cli
 from schedsync.server import create_app
 
