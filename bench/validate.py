@@ -87,7 +87,7 @@ def schedule_yaml(rng: random.Random, file_no: int, i: int) -> str:
         f"    scheduler: {scheduler}\n"
         f"    {trigger}\n"
         f"    task: shop.tasks.job_{i % 17}\n"
-        f"    args: [{rng.randint(1, 1000)}, \"batch\"]\n"
+        f'    args: [{rng.randint(1, 1000)}, "batch"]\n'
         f"    kwargs: {{customer_id: {rng.randint(1, 10**6)}, locale: en-US, dry_run: false}}\n"
         f"    enabled: {str(rng.random() > 0.1).lower()}\n"
         f"    queue: {rng.choice(['default', 'reports', 'email'])}\n"
@@ -145,22 +145,28 @@ def main() -> None:
         reference, cold, warm, cli_cold, cli_warm = [], [], [], [], []
         for run in range(args.runs):
             reference.append(timed([python, "-c", REFERENCE, str(root)]))
-            for program, cold_runs, warm_runs in ((validate, cold, warm),
-                                                  (command, cli_cold, cli_warm)):
+            for program, cold_runs, warm_runs in (
+                (validate, cold, warm),
+                (command, cli_cold, cli_warm),
+            ):
                 shutil.rmtree(root / ".schedsync", ignore_errors=True)
                 cold_runs.append(timed(program))
                 # One edited schedule in one file: a new content hash for that file only.
                 edit = f"Edit {run}-{len(warm_runs)} of a generated"
                 changed.write_text(original.replace("A generated", edit, 1))
                 warm_runs.append(timed(program))
-    print(f"{args.schedules} schedules in {args.files} files, median of {args.runs} runs, "
-          "each in a fresh process")
+    print(
+        f"{args.schedules} schedules in {args.files} files, median of {args.runs} runs, "
+        "each in a fresh process"
+    )
     print(f"{'':46}{'work CPU s':>11}{'process CPU s':>15}{'wall s':>8}")
-    rows = (("reference: PyYAML CSafeLoader, load only", reference),
-            ("validate, cold (empty cache)", cold),
-            ("validate, warm (one file changed)", warm),
-            ("`schedsync validate` command, cold", cli_cold),
-            ("`schedsync validate` command, warm", cli_warm))
+    rows = (
+        ("reference: PyYAML CSafeLoader, load only", reference),
+        ("validate, cold (empty cache)", cold),
+        ("validate, warm (one file changed)", warm),
+        ("`schedsync validate` command, cold", cli_cold),
+        ("`schedsync validate` command, warm", cli_warm),
+    )
     medians = []
     for label, samples in rows:
         work, cpu, wall = (statistics.median(s[i] for s in samples) for i in range(3))

@@ -130,12 +130,14 @@ def _decode(data: dict[str, Any]) -> FileResult:
         # args and kwargs are stored once (in the values), not twice
         spec["args"] = list(values["args"])
         spec["kwargs"] = dict(values["kwargs"])
-        schedules.append(ParsedSchedule(
-            index,
-            rebuild_schedule(values, fields_set, trigger_set),
-            {k: (v[0], v[1]) for k, v in pos.items()},
-            spec,
-        ))
+        schedules.append(
+            ParsedSchedule(
+                index,
+                rebuild_schedule(values, fields_set, trigger_set),
+                {k: (v[0], v[1]) for k, v in pos.items()},
+                spec,
+            )
+        )
     return FileResult(data["file"], schedules, diagnostics)
 
 

@@ -59,12 +59,19 @@ def _text_block(d: Diagnostic) -> str:
     colour = "red" if d.is_error else "yellow"
     where = f"{d.file}:{d.line}:{d.column}" if d.line else d.file
     head = (
-        click.style(f"{where}:", bold=True) + " "
-        + click.style(f"{d.severity.value}[{d.code}]:", fg=colour, bold=True) + " " + d.message
+        click.style(f"{where}:", bold=True)
+        + " "
+        + click.style(f"{d.severity.value}[{d.code}]:", fg=colour, bold=True)
+        + " "
+        + d.message
     )
     lines = [head]
-    for label, value in (("at", d.path), ("expected", d.expected), ("found", d.found),
-                         ("fix", d.fix)):
+    for label, value in (
+        ("at", d.path),
+        ("expected", d.expected),
+        ("found", d.found),
+        ("fix", d.fix),
+    ):
         if value:
             styled = click.style(value, fg="green") if label == "fix" else value
             lines.append(f"  {label + ':':<10}{styled}")
@@ -73,9 +80,16 @@ def _text_block(d: Diagnostic) -> str:
 
 def as_dict(d: Diagnostic) -> dict[str, Any]:
     return {
-        "severity": d.severity.value, "code": d.code, "file": d.file, "line": d.line,
-        "column": d.column, "path": d.path, "message": d.message, "expected": d.expected,
-        "found": d.found, "fix": d.fix,
+        "severity": d.severity.value,
+        "code": d.code,
+        "file": d.file,
+        "line": d.line,
+        "column": d.column,
+        "path": d.path,
+        "message": d.message,
+        "expected": d.expected,
+        "found": d.found,
+        "fix": d.fix,
     }
 
 
@@ -85,8 +99,10 @@ def render_json(diagnostics: Sequence[Diagnostic], summary: Summary) -> str:
         "version": JSON_VERSION,
         "valid": errors == 0,
         "summary": {
-            "errors": errors, "warnings": len(diagnostics) - errors,
-            "files": summary.files, "schedules": summary.schedules,
+            "errors": errors,
+            "warnings": len(diagnostics) - errors,
+            "files": summary.files,
+            "schedules": summary.schedules,
         },
         "diagnostics": [as_dict(d) for d in diagnostics],
     }
@@ -118,8 +134,11 @@ def render_github(
             props += [f"line={d.line}", f"col={d.column}"]
         props.append(f"title={_escape_property(f'{d.code}: {d.path}' if d.path else d.code)}")
         details = [d.message]
-        details += [f"{label}: {value}" for label, value in (
-            ("expected", d.expected), ("found", d.found), ("fix", d.fix)) if value]
+        details += [
+            f"{label}: {value}"
+            for label, value in (("expected", d.expected), ("found", d.found), ("fix", d.fix))
+            if value
+        ]
         command = "error" if d.is_error else "warning"
         lines.append(f"::{command} {','.join(props)}::{_escape_data(chr(10).join(details))}")
     lines.append(summary.line(diagnostics))

@@ -36,23 +36,40 @@ def check_config(
         return None, out
     if not isinstance(doc.data, dict):
         line, column = doc.position(())
-        out.append(Diagnostic(
-            Severity.ERROR, "wrong-type", doc.file, line, column, "",
-            f"{CONFIG_NAME} must be a mapping (version: 1, projects: ...)",
-            "a mapping", describe(doc.data), "start from the example in docs/schedule-format.md",
-        ))
+        out.append(
+            Diagnostic(
+                Severity.ERROR,
+                "wrong-type",
+                doc.file,
+                line,
+                column,
+                "",
+                f"{CONFIG_NAME} must be a mapping (version: 1, projects: ...)",
+                "a mapping",
+                describe(doc.data),
+                "start from the example in docs/schedule-format.md",
+            )
+        )
         return None, out
     missing: list[MissingVariable] = []
     data = expand_env(doc.data, environ, (), missing)
     for variable in missing:
         line, column = doc.position(variable.path)
-        out.append(Diagnostic(
-            Severity.ERROR, "missing-env", doc.file, line, column, format_path(variable.path),
-            f"the environment variable {variable.name} is not set "
-            f"(used by {format_path(variable.path)})",
-            f"{variable.name} set in the environment", f"{variable.name} unset",
-            f"export {variable.name}=..., or give a default: ${{{variable.name}:-value}}",
-        ))
+        out.append(
+            Diagnostic(
+                Severity.ERROR,
+                "missing-env",
+                doc.file,
+                line,
+                column,
+                format_path(variable.path),
+                f"the environment variable {variable.name} is not set "
+                f"(used by {format_path(variable.path)})",
+                f"{variable.name} set in the environment",
+                f"{variable.name} unset",
+                f"export {variable.name}=..., or give a default: ${{{variable.name}:-value}}",
+            )
+        )
     try:
         config = RepoConfig.model_validate(data)
     except ValidationError as exc:
@@ -92,23 +109,38 @@ def _config_error(doc: Document, data: Any, error: ErrorDetails) -> Diagnostic:
         known = _fields_at(data, path)
         line, column = doc.position(path, key=True)
         return Diagnostic(
-            Severity.ERROR, "unknown-field", doc.file, line, column, where,
+            Severity.ERROR,
+            "unknown-field",
+            doc.file,
+            line,
+            column,
+            where,
             f"unknown field {key!r} in {CONFIG_NAME}",
-            f"one of: {', '.join(known)}" if known else "no such field", repr(key),
+            f"one of: {', '.join(known)}" if known else "no such field",
+            repr(key),
             did_you_mean(key, known) or f"remove {key!r}",
         )
     if kind == "missing":
         line, column = doc.position(path[:-1])
         return Diagnostic(
-            Severity.ERROR, "missing-field", doc.file, line, column, where,
-            f"missing required field {path[-1]!r} in {CONFIG_NAME}", str(path[-1]), "nothing",
+            Severity.ERROR,
+            "missing-field",
+            doc.file,
+            line,
+            column,
+            where,
+            f"missing required field {path[-1]!r} in {CONFIG_NAME}",
+            str(path[-1]),
+            "nothing",
             f"add '{path[-1]}: ...' (see docs/schedule-format.md)",
         )
     line, column = doc.position(path)
     cause = error.get("ctx", {}).get("error")
     text = str(cause) if cause is not None else error["msg"]
-    code = "invalid-timezone" if path[-1:] == ("timezone",) and cause is not None else (
-        "invalid-value"
+    code = (
+        "invalid-timezone"
+        if path[-1:] == ("timezone",) and cause is not None
+        else ("invalid-value")
     )
     message = f"{where or CONFIG_NAME}: {text[:1].lower()}{text[1:]}"
     if kind == "union_tag_invalid":
@@ -116,7 +148,14 @@ def _config_error(doc: Document, data: Any, error: ErrorDetails) -> Diagnostic:
     elif kind == "union_tag_not_found":
         message = f"{where}: a scheduler needs 'type: celery-beat' or 'type: apscheduler'"
     return Diagnostic(
-        Severity.ERROR, code, doc.file, line, column, where, message, text,
+        Severity.ERROR,
+        code,
+        doc.file,
+        line,
+        column,
+        where,
+        message,
+        text,
         describe(error.get("input")) if kind not in ("union_tag_not_found",) else "no type",
         "see the schedsync.yaml reference in docs/schedule-format.md",
     )

@@ -123,8 +123,15 @@ def pydantic_diagnostic(
     if kind in _TYPE_NAMES:
         wanted = _TYPE_NAMES[kind]
         return Diagnostic(
-            Severity.ERROR, "wrong-type", doc.file, line, column, where,
-            f"{name} must be {wanted}", expected or wanted, _found(error),
+            Severity.ERROR,
+            "wrong-type",
+            doc.file,
+            line,
+            column,
+            where,
+            f"{name} must be {wanted}",
+            expected or wanted,
+            _found(error),
             _type_fix(name, wanted, error.get("input")),
         )
     if kind == "value_error":
@@ -134,19 +141,36 @@ def pydantic_diagnostic(
         options = [part.strip(" '") for part in allowed.replace(" or ", ",").split(",")]
         hint = did_you_mean(str(error.get("input")), options)
         return Diagnostic(
-            Severity.ERROR, "invalid-value", doc.file, line, column, where,
-            f"{name} must be one of {allowed}", expected or allowed, _found(error),
+            Severity.ERROR,
+            "invalid-value",
+            doc.file,
+            line,
+            column,
+            where,
+            f"{name} must be one of {allowed}",
+            expected or allowed,
+            _found(error),
             hint or f"use one of {allowed}",
         )
     return Diagnostic(
-        Severity.ERROR, "invalid-value", doc.file, line, column, where,
-        f"{name}: {error['msg'][:1].lower()}{error['msg'][1:]}", expected or error["msg"],
-        _found(error), _constraint_fix(name, kind),
+        Severity.ERROR,
+        "invalid-value",
+        doc.file,
+        line,
+        column,
+        where,
+        f"{name}: {error['msg'][:1].lower()}{error['msg'][1:]}",
+        expected or error["msg"],
+        _found(error),
+        _constraint_fix(name, kind),
     )
 
 
 def _unknown_field(
-    doc: Document, base: Path, item: Mapping[str, Any], loc: tuple[Any, ...],
+    doc: Document,
+    base: Path,
+    item: Mapping[str, Any],
+    loc: tuple[Any, ...],
     error: ErrorDetails,
 ) -> Diagnostic:
     key = str(loc[-1])
@@ -161,9 +185,16 @@ def _unknown_field(
     if hint is None and parent == ("trigger",):
         fix = f"remove {key!r}; a {item.get('trigger_type')} trigger has {', '.join(known)}"
     return Diagnostic(
-        Severity.ERROR, "unknown-field", doc.file, line, column, format_path(path),
+        Severity.ERROR,
+        "unknown-field",
+        doc.file,
+        line,
+        column,
+        format_path(path),
         f"unknown field {key!r} in {where}",
-        f"one of: {', '.join(known)}" if known else "no such field", repr(key), fix,
+        f"one of: {', '.join(known)}" if known else "no such field",
+        repr(key),
+        fix,
     )
 
 
@@ -173,14 +204,25 @@ def _missing(doc: Document, base: Path, loc: tuple[Any, ...]) -> Diagnostic:
     line, column = doc.position(parent)
     where = "the trigger" if loc[:-1] == ("trigger",) else "this schedule"
     return Diagnostic(
-        Severity.ERROR, "missing-field", doc.file, line, column, format_path((*base, *loc)),
-        f"missing required field {name!r} in {where}", EXPECTED.get(name, name),
-        "nothing", f"add '{name}: ...' ({EXPECTED.get(name, 'see docs/schedule-format.md')})",
+        Severity.ERROR,
+        "missing-field",
+        doc.file,
+        line,
+        column,
+        format_path((*base, *loc)),
+        f"missing required field {name!r} in {where}",
+        EXPECTED.get(name, name),
+        "nothing",
+        f"add '{name}: ...' ({EXPECTED.get(name, 'see docs/schedule-format.md')})",
     )
 
 
 def _value_error(
-    file: str, position: tuple[int, int], where: str, name: str, loc: tuple[Any, ...],
+    file: str,
+    position: tuple[int, int],
+    where: str,
+    name: str,
+    loc: tuple[Any, ...],
     error: ErrorDetails,
 ) -> Diagnostic:
     cause = error.get("ctx", {}).get("error")
@@ -202,7 +244,8 @@ def _value_error(
         code = "clocked-no-offset" if "offset" in text else "invalid-timestamp"
         message = (
             "run_at has no UTC offset: the moment is ambiguous"
-            if code == "clocked-no-offset" else f"run_at is not a valid timestamp: {text}"
+            if code == "clocked-no-offset"
+            else f"run_at is not a valid timestamp: {text}"
         )
         fix = "write it like 2026-12-24T18:00:00+01:00 (or ...Z for UTC)"
     elif loc == ("trigger",):
@@ -212,13 +255,14 @@ def _value_error(
         fix = "write 5 space-separated fields, or use the mapping form (minute: ..., hour: ...)"
     elif not loc:
         message = text
-    return Diagnostic(Severity.ERROR, code, file, position[0], position[1], where, message,
-                      expected, found, fix)
+    return Diagnostic(
+        Severity.ERROR, code, file, position[0], position[1], where, message, expected, found, fix
+    )
 
 
 def _type_fix(name: str, wanted: str, value: Any) -> str:
     if wanted == "a string" and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"quote the value: {name}: \"{value}\""
+        return f'quote the value: {name}: "{value}"'
     if wanted == "true or false":
         return f"write {name}: true or {name}: false (without quotes)"
     if wanted == "a whole number" and isinstance(value, str):

@@ -51,12 +51,24 @@ def schedule_file_schema() -> dict[str, Any]:
 
 
 def _trigger_rule(kind: str) -> dict[str, Any]:
-    model = {"cron": "CronTrigger", "interval": "IntervalTrigger",
-             "clocked": "ClockedTrigger", "solar": "SolarTrigger"}[kind]
+    model = {
+        "cron": "CronTrigger",
+        "interval": "IntervalTrigger",
+        "clocked": "ClockedTrigger",
+        "solar": "SolarTrigger",
+    }[kind]
     shape: dict[str, Any] = {"$ref": f"#/$defs/{model}"}
     if kind == "cron":
-        shape = {"anyOf": [shape, {"type": "string", "pattern": CRON_STRING,
-                                   "description": "minute hour day-of-month month day-of-week"}]}
+        shape = {
+            "anyOf": [
+                shape,
+                {
+                    "type": "string",
+                    "pattern": CRON_STRING,
+                    "description": "minute hour day-of-month month day-of-week",
+                },
+            ]
+        }
     return {
         "if": {"properties": {"trigger_type": {"const": kind}}, "required": ["trigger_type"]},
         "then": {"properties": {"trigger": shape}},

@@ -12,10 +12,17 @@ from schedsync.cli.main import repo_option
 
 
 @click.command("validate")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              show_default=True, help="text for people, json for tools, github for Actions.")
-@click.option("--no-cache", is_flag=True,
-              help="Ignore and do not write the cache under .schedsync/cache/.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for Actions.",
+)
+@click.option(
+    "--no-cache", is_flag=True, help="Ignore and do not write the cache under .schedsync/cache/."
+)
 @click.pass_context
 def command(ctx: click.Context, fmt: str, no_cache: bool) -> None:
     """Check every schedule file and schedsync.yaml; report every problem at once."""
