@@ -134,7 +134,7 @@ def _decode(data: dict[str, Any]) -> FileResult:
             ParsedSchedule(
                 index,
                 rebuild_schedule(values, fields_set, trigger_set),
-                {k: (v[0], v[1]) for k, v in pos.items()},
+                pos,  # [line, column] lists: unpack and index like the tuples they were
                 spec,
             )
         )
