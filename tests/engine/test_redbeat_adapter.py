@@ -206,3 +206,25 @@ def test_normalize_gives_what_reads_back(adapter: RedBeatAdapter) -> None:
     [entry] = adapter.list_entries()
     assert adapter.normalize(written)["trigger"] == entry.spec["trigger"]
     assert entry.spec["trigger"]["minute"] == "*/15"
+
+
+def test_settings_come_from_the_celery_app_when_not_in_schedsync_yaml(
+    tmp_path: Path, prefix: str
+) -> None:
+    (tmp_path / "redbeat_settings_app.py").write_text(
+        "from celery import Celery\n"
+        "app = Celery('settings', set_as_current=False)\n"
+        f"app.conf.update(redbeat_redis_url={URL!r}, redbeat_key_prefix={prefix!r},\n"
+        "                timezone='Asia/Tokyo')\n"
+    )
+    config = CeleryBeatScheduler(type="celery-beat", store="redbeat",
+                                 app="redbeat_settings_app:app")
+    adapter = RedBeatAdapter(config, tmp_path)
+    try:
+        assert (adapter.url, adapter.prefix, adapter.schedule_key) == (
+            URL, prefix, f"{prefix}:schedule")
+        assert adapter.capabilities.fixed_timezone == "Asia/Tokyo"
+        adapter.create("tick", interval_spec())
+        assert [e.key for e in adapter.list_entries()] == ["tick"]
+    finally:
+        adapter.close()
