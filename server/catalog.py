@@ -67,6 +67,7 @@ def fresh_record(ctx: ApiContext, slug: str, name: str) -> Any:
     """The record as it is now (after a write), also put in the cache."""
     record = ctx.reader.state.ensure_schedule(slug, name)
     records_of(ctx, slug)[name] = record
+    ctx.records_version[0] = object()
     return record
 
 
@@ -79,6 +80,7 @@ def record_for(
     if record is None:
         record = ctx.reader.state.ensure_schedule(slug, name)
         records[name] = record
+        ctx.records_version[0] = object()
     return record
 
 
@@ -175,3 +177,10 @@ def view(
         _memo.items.clear()
     _memo.items[id(rs.schedule)] = (rs.schedule, record, next_at, out)
     return out
+
+
+def page_expiry(page: list[RepoSchedule]) -> datetime | None:
+    """When the first ``next_run_at`` on a page passes (views were just built)."""
+    times = [hit[1] for rs in page
+             if (hit := _memo.next.get(id(rs.schedule))) is not None and hit[1] is not None]
+    return min(times) if times else None

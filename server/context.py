@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from schedsync.engine.workspace import Workspace
 from schedsync.server.auth import AuthCache
+from schedsync.server.pages import PageCache
 
 if TYPE_CHECKING:
     from schedsync.engine.repository import LoadedRepository
@@ -84,6 +85,9 @@ class ApiContext:
     )
     records: TimedCache = field(default_factory=TimedCache)
     auth: AuthCache = field(default_factory=AuthCache)
+    pages: PageCache = field(default_factory=PageCache)
+    # Bumped on every in-place change of a cached records dict (pages built on it expire).
+    records_version: list[object] = field(default_factory=lambda: [object()])
     seen_head: str | None = None  # the commit the writer's repository was loaded at
 
     @classmethod

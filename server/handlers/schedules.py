@@ -14,6 +14,7 @@ from schedsync.server.body import read_json_object
 from schedsync.server.catalog import (
     find_by_id,
     fresh_record,
+    page_expiry,
     project_index,
     record_for,
     records_of,
@@ -67,6 +68,12 @@ async def list_schedules(request: Request) -> Response:
     cursor = request.query_params.get("cursor")
     after = decode_cursor(cursor, filters) if cursor is not None else None
     scheduler, enabled = filters.get("scheduler"), filters.get("enabled")
+    records, now = records_of(ctx, slug), datetime.now(UTC)
+    key = (slug, limit, after, scheduler, enabled)
+    token = (ctx.reader.repo, records, ctx.records_version[0])
+    cached = ctx.pages.get(key, token, now)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
     page: list[Any] = []
     more = False
     for rs in project_index(ctx, slug).after(after):
@@ -79,10 +86,13 @@ async def list_schedules(request: Request) -> Response:
             more = True
             break
         page.append(rs)
-    records, now = records_of(ctx, slug), datetime.now(UTC)
     items = [view(ctx, rs, record_for(ctx, slug, rs.schedule.name, records), now) for rs in page]
     next_cursor = encode_cursor(page[-1].schedule.name, filters) if more else None
-    return OrjsonResponse({"items": items, "next_cursor": next_cursor})
+    response = OrjsonResponse({"items": items, "next_cursor": next_cursor})
+    # Built on the records as they are after any first-sight ids were added.
+    token = (ctx.reader.repo, records, ctx.records_version[0])
+    ctx.pages.put(key, token, page_expiry(page), bytes(response.body))
+    return response
 
 
 async def get_schedule(request: Request) -> Response:

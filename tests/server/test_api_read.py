@@ -188,3 +188,19 @@ def test_colon_routes_do_not_fall_into_schedule_id(api: Api) -> None:
     assert response.status_code == 200
     assert set(response.json()) == {"in_sync", "summary", "changes"}
     assert api.call("POST", f"{LIST}:bogus", json={}).status_code == 404
+
+
+def test_list_pages_show_writes_at_once(api: Api) -> None:
+    before = api.call("GET", LIST).json()["items"]
+    assert api.call("GET", LIST).json()["items"] == before  # served again unchanged
+    ping = next(i for i in before if i["name"] == "email.ping")
+    api.call("PATCH", f"{LIST}/{ping['id']}", json={"description": "now with a description"})
+    after = next(i for i in api.call("GET", LIST).json()["items"] if i["name"] == "email.ping")
+    assert after["description"] == "now with a description"
+    assert after["id"] == ping["id"]
+    created = api.call("POST", LIST, json={"name": "a.first", "scheduler": "aps",
+                                           "trigger_type": "interval",
+                                           "trigger": {"every": 1}, "task": "jobs.run"})
+    assert created.status_code == 201
+    names = [i["name"] for i in api.call("GET", LIST).json()["items"]]
+    assert names[0] == "a.first"
