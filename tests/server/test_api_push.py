@@ -1,0 +1,67 @@
+"""Writes push when the branch has a remote; a rejected push is a 409 with a clean
+checkout."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import Api, make_repo, make_tokens
+from schedsync.server import create_app
+
+BASE = "/api/v1/projects/acme/schedules"
+EMAIL = "schedules/acme/email.yaml"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                           *args], cwd=cwd, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.fixture
+def pushing(tmp_path: Path) -> Iterator[tuple[Api, Path]]:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    root = make_repo(tmp_path / "repo")
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "-u", "origin", "HEAD")
+    tokens = make_tokens(root)
+    with TestClient(create_app(root)) as client:
+        yield Api(client, root, tokens), origin
+
+
+def test_a_write_is_pushed(pushing: tuple[Api, Path]) -> None:
+    api, origin = pushing
+    response = api.call("POST", BASE, json={"name": "pushed.job", "scheduler": "aps",
+                                            "trigger_type": "interval",
+                                            "trigger": {"every": 3}, "task": "jobs.run"})
+    assert response.status_code == 201, response.text
+    branch = git(api.root, "rev-parse", "--abbrev-ref", "HEAD")
+    assert git(origin, "rev-parse", branch) == git(api.root, "rev-parse", "HEAD")
+
+
+def test_a_rejected_push_is_409_and_leaves_the_checkout_clean(
+    pushing: tuple[Api, Path], tmp_path: Path
+) -> None:
+    api, origin = pushing
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(origin), str(other)], check=True)
+    path = other / EMAIL
+    path.write_text(path.read_text().replace('hour: "9"', 'hour: "7"'))
+    git(other, "commit", "-qam", "someone else moved the digest")
+    git(other, "push", "-q")
+    head, text = git(api.root, "rev-parse", "HEAD"), (api.root / EMAIL).read_text()
+    sid = api.ids()["email.digest"]
+    response = api.call("PATCH", f"{BASE}/{sid}", json={
+        "trigger": {"minute": "0", "hour": "10", "day_of_week": "1"}})
+    assert response.status_code == 409, response.text
+    assert response.json()["error"] == "conflict"
+    assert git(api.root, "rev-parse", "HEAD") == head
+    assert (api.root / EMAIL).read_text() == text
+    assert git(api.root, "status", "--porcelain") == ""
+    assert api.call("GET", f"{BASE}/{sid}").json()["trigger"]["hour"] == "9"
