@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import require_service
 from schedsync.engine.adapters.base import Operation, OpKind
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
 from schedsync.engine.spec import make_spec
@@ -20,6 +19,7 @@ from schedsync.schemas.config import CeleryBeatScheduler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "celery_fixtures"))
 from django_db import migrate, migrated_pg_template, pg_copy, pg_drop
+from services import require_service
 
 
 @pytest.fixture(scope="session")

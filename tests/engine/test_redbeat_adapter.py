@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,14 @@ import pytest
 import redis
 from celery import Celery
 
-from conftest import require_service
 from schedsync.engine.adapters.base import Operation, OpKind
 from schedsync.engine.adapters.redbeat import RedBeatAdapter
 from schedsync.engine.errors import ConfigError
 from schedsync.engine.spec import make_spec
 from schedsync.schemas.config import CeleryBeatScheduler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "celery_fixtures"))
+from services import require_service
 
 URL = "redis://127.0.0.1:6379/2"
 pytestmark = pytest.mark.redis

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from conftest import require_service
 from schedsync.engine.adapters.base import SchedulerAdapter
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
 from schedsync.engine.adapters.redbeat import RedBeatAdapter
@@ -37,6 +36,7 @@ from processes import (
     process_logs,
     wait_for,
 )
+from services import require_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 PROJECT = "acme"

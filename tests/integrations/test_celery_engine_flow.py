@@ -19,7 +19,6 @@ import redis
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import require_service
 from schedsync.cli.main import cli as schedsync
 from schedsync.engine.plan import Origin
 from schedsync.engine.sync import make_plan
@@ -28,6 +27,7 @@ from schedsync.engine.workspace import Workspace
 FIXTURES = Path(__file__).resolve().parents[1] / "celery_fixtures"
 sys.path.insert(0, str(FIXTURES))
 from django_db import migrate  # noqa: E402
+from services import require_service  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
 SCHEDULES = """\
