@@ -17,9 +17,9 @@ from typing import Any
 import git
 import httpx
 import pytest
+from api_support import make_repo, make_tokens
 from test_api_writes import diff_stat, jobs
 
-from conftest import make_repo, make_tokens
 from schedsync.engine.workspace import Workspace
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,9 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+from api_support import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import Api
 
 BASE = "/api/v1/projects/acme/schedules"
 FIELDS = ["name", "scheduler", "trigger_type", "trigger", "task", "args", "kwargs",

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_support import Api, make_repo, make_tokens
 from starlette.testclient import TestClient
 
-from conftest import Api, make_repo, make_tokens
 from schedsync.server import create_app
 
 BASE = "/api/v1/projects/acme/schedules"

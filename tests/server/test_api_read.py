@@ -9,9 +9,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from api_support import Api, make_repo, make_tokens
 from starlette.testclient import TestClient
 
-from conftest import Api, make_repo, make_tokens
 from schedsync.server import create_app
 
 LIST = "/api/v1/projects/acme/schedules"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from api_support import make_repo
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from conftest import make_repo
 from schedsync.cli.main import cli
 from schedsync.server import create_app
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import Api
 
-from conftest import Api
 from schedsync.engine.state import StateStore
 
 BASE = "/api/v1/projects/acme/schedules"
