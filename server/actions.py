@@ -25,7 +25,7 @@ def trigger(ctx: ApiContext, caller: Caller, slug: str, name: str) -> Any:
         audit(ws, caller, "trigger", slug, name, f"failed: {exc}", {})
         raise from_engine(exc) from None
     audit(ws, caller, "trigger", slug, name, "ok", {"task_id": fire.task_id})
-    ctx.records.clear()
+    ctx.records.expire()
     return fire
 
 

@@ -103,7 +103,7 @@ def run_write(
     sync = apply_live(ws, slug, edit)
     if edit.action == "delete" and sync["status"] == "applied":
         ws.state.forget_schedule(slug, edit.name)
-        ctx.records.clear()
+        ctx.records.expire()
     audit(ws, caller, action, slug, edit.name, "ok" if sync["status"] == "applied"
           else "committed; live apply failed", {**details, "commit": commit, "sync": sync})
     return WriteResult(edit.name, commit, sync)
