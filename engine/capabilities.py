@@ -12,6 +12,8 @@ Validation rejects what a store cannot honour; the facts behind each choice:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from schedsync.engine.adapters.base import Capabilities
 from schedsync.schemas.config import APSchedulerScheduler, CeleryBeatScheduler
 
@@ -26,6 +28,7 @@ _DJANGO_CELERY_BEAT = Capabilities(
 )
 
 
+@lru_cache(maxsize=256)  # configs are frozen (hashable); validation asks once per schedule
 def capabilities_for(config: APSchedulerScheduler | CeleryBeatScheduler) -> Capabilities:
     """The capabilities of the store a scheduler entry of ``schedsync.yaml`` names."""
     if isinstance(config, APSchedulerScheduler):
@@ -49,6 +52,7 @@ def capabilities_for(config: APSchedulerScheduler | CeleryBeatScheduler) -> Capa
     )
 
 
+@lru_cache(maxsize=256)
 def describe_store(config: APSchedulerScheduler | CeleryBeatScheduler) -> str:
     """``'apscheduler'``, ``'celery-beat (redbeat)'``: how messages name a store."""
     if isinstance(config, APSchedulerScheduler):

@@ -110,14 +110,16 @@ def check_context(
     for entry in entries:
         by_project[entry.project].append(entry)
     accepted: list[Accepted] = []
+    day = today.isoformat()
     for project, members in by_project.items():
         settings = config.projects[project]
         _check_names(members, out)
         for entry in members:
-            zone = _check_store(entry, settings, out)
-            if zone is None or entry.failed:
+            checked = _check_store(entry, settings, out)
+            if checked is None or entry.failed:
                 continue
-            _warnings(entry, settings, zone, today, memo, out)
+            zone, caps = checked
+            _warnings(entry, settings, zone, caps, (today, day), memo, out)
             # The spec keeps the zone the file asks for; the store's zone only decides
             # what the warnings compute (they differ only where that is an error).
             wanted = entry.parsed.schedule.timezone or settings.timezone
@@ -206,8 +208,11 @@ def _check_names(members: list[_Entry], out: list[Diagnostic]) -> None:
             )
 
 
-def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) -> str | None:
-    """Scheduler and capability checks; returns the zone the schedule runs in."""
+def _check_store(
+    entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]
+) -> tuple[str, Capabilities] | None:
+    """Scheduler and capability checks; returns the zone the schedule runs in and the
+    store's capabilities (None: unknown scheduler)."""
     schedule = entry.parsed.schedule
     config = settings.schedulers.get(schedule.scheduler)
     if config is None:
@@ -229,8 +234,8 @@ def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) 
         )
         return None
     caps = capabilities_for(config)
-    store = describe_store(config)
     if schedule.trigger_type not in caps.trigger_types:
+        store = describe_store(config)
         out.append(
             _diag(
                 entry,
@@ -249,6 +254,7 @@ def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) 
         and "second" in entry.parsed.cron
         and (not caps.seconds_field)
     ):
+        store = describe_store(config)
         out.append(
             _diag(
                 entry,
@@ -261,7 +267,7 @@ def _check_store(entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]) 
                 "remove 'second', or move the schedule to an APScheduler scheduler",
             )
         )
-    return _zone(entry, settings, caps, store, out)
+    return _zone(entry, settings, caps, describe_store(config), out), caps
 
 
 def _move_hint(trigger_type: str) -> str:
@@ -309,13 +315,13 @@ def _warnings(
     entry: _Entry,
     settings: ProjectConfig,
     zone: str,
-    today: date,
+    caps: Capabilities,
+    today: tuple[date, str],
     memo: CronMemo,
     out: list[Diagnostic],
 ) -> None:
     schedule = entry.parsed.schedule
-    config = settings.schedulers[schedule.scheduler]
-    engine = capabilities_for(config).cron_engine
+    engine = caps.cron_engine
     if settings.min_interval is not None:
         gap = _gap(entry, zone, engine, memo, settings.min_interval)
         if gap is not None and gap < settings.min_interval:
@@ -389,11 +395,13 @@ def _gap(entry: _Entry, zone: str, engine: str, memo: CronMemo, min_interval: in
     return memo.gap[key]
 
 
-def _dst(entry: _Entry, zone: str, engine: str, today: date, memo: CronMemo) -> list[list[str]]:
+def _dst(
+    entry: _Entry, zone: str, engine: str, today: tuple[date, str], memo: CronMemo
+) -> list[list[str]]:
     trigger = entry.parsed.cron
-    key = (entry.parsed.cron_items, zone, engine, today.isoformat())
+    key = (entry.parsed.cron_items, zone, engine, today[1])
     if key not in memo.dst:
-        start = datetime.combine(today, time(0), tzinfo=ZoneInfo(zone))
+        start = datetime.combine(today[0], time(0), tzinfo=ZoneInfo(zone))
         findings = dst_findings(trigger, zone, engine, start, DST_DAYS)
         memo.dst[key] = [[f.kind, f.local.strftime("%Y-%m-%d %H:%M"), f.message] for f in findings]
         memo.changed = True
