@@ -25,12 +25,16 @@ from schedsync import __version__
 from schedsync.engine.diagnostics import Diagnostic, Severity
 from schedsync.engine.spec import Spec
 from schedsync.engine.validate.context import CronMemo
-from schedsync.engine.validate.schedule_file import FileResult, ParsedSchedule
+from schedsync.engine.validate.schedule_file import (
+    FileResult,
+    ParsedSchedule,
+    pack_positions,
+)
 from schedsync.schemas.schedule import TRIGGER_MODELS, Schedule
 
 CACHE_DIR = Path(".schedsync") / "cache"
 # Bump when the cached shape or the meaning of a file-local check changes.
-FORMAT = 4
+FORMAT = 5
 _SALT = f"{FORMAT}:{__version__}".encode()
 
 
@@ -114,7 +118,13 @@ def _encode(result: FileResult) -> dict[str, Any]:
             for d in result.diagnostics
         ],
         "schedules": [
-            [p.index, p.positions, *dump_schedule(p.schedule), _spec_without_data(p.spec)]
+            [
+                p.index,
+                p.line,
+                pack_positions(p.table),
+                *dump_schedule(p.schedule),
+                _spec_without_data(p.spec),
+            ]
             for p in result.schedules
         ],
     }
@@ -126,18 +136,12 @@ def _decode(data: dict[str, Any]) -> FileResult:
         for d in data["diagnostics"]
     ]
     schedules = []
-    for index, pos, values, fields_set, trigger_set, spec in data["schedules"]:
+    for index, line, packed, values, fields_set, trigger_set, spec in data["schedules"]:
         # args and kwargs are stored once (in the values), not twice
         spec["args"] = list(values["args"])
         spec["kwargs"] = dict(values["kwargs"])
-        schedules.append(
-            ParsedSchedule(
-                index,
-                rebuild_schedule(values, fields_set, trigger_set),
-                pos,  # [line, column] lists: unpack and index like the tuples they were
-                spec,
-            )
-        )
+        schedule = rebuild_schedule(values, fields_set, trigger_set)
+        schedules.append(ParsedSchedule(index, schedule, packed, spec, line))
     return FileResult(data["file"], schedules, diagnostics)
 
 

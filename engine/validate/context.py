@@ -340,7 +340,7 @@ def _warnings(
             )
     if schedule.trigger_type == "cron":
         for kind, local, message in _dst(entry, zone, engine, today, memo):
-            field_name = "trigger.hour" if "trigger.hour" in entry.parsed.positions else "trigger"
+            field_name = "trigger.hour" if "trigger.hour" in entry.parsed.table else "trigger"
             out.append(
                 _diag(
                     entry,

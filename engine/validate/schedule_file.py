@@ -32,30 +32,47 @@ class ParsedSchedule:
 
     index: int
     schedule: Schedule
-    # "" is the list item itself, then KEPT_FIELDS and "trigger.<field>".
-    positions: dict[str, Position]
+    # "" is the list item itself, then KEPT_FIELDS and "trigger.<field>". The cache
+    # hands over a packed string ("name=3:11;..."), unpacked only when a diagnostic
+    # needs a place: most schedules never do.
+    positions: dict[str, Position] | str
     # The canonical spec with ``timezone`` None: the zone comes from the config.
     spec: Spec
-
-    @property
-    def line(self) -> int:
-        return self.positions[""][0]
-
+    # 1-based line of the list item (taken from ``positions`` when not given).
+    line: int = 0
     # The cron fields as text (empty for other trigger types) and as a hashable key:
     # the contextual checks ask for them several times per schedule.
     cron: dict[str, str] = field(init=False, repr=False, compare=False)
     cron_items: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.line:
+            self.line = self.table[""][0]
         self.cron = cron_fields(self.schedule) if self.schedule.trigger_type == "cron" else {}
         self.cron_items = tuple(sorted(self.cron.items()))
 
+    @property
+    def table(self) -> dict[str, Position]:
+        if isinstance(self.positions, str):
+            self.positions = unpack_positions(self.positions)
+        return self.positions
+
     def position(self, name: str) -> Position:
-        return (
-            self.positions.get(name)
-            or self.positions.get(name.split(".")[0])
-            or (self.positions[""])
-        )
+        table = self.table
+        return table.get(name) or table.get(name.split(".")[0]) or table[""]
+
+
+def pack_positions(positions: dict[str, Position]) -> str:
+    return ";".join(f"{name}={line}:{column}" for name, (line, column) in positions.items())
+
+
+def unpack_positions(packed: str) -> dict[str, Position]:
+    table: dict[str, Position] = {}
+    for part in packed.split(";"):
+        name, _, where = part.partition("=")
+        line, _, column = where.partition(":")
+        table[name] = (int(line), int(column))
+    return table
 
 
 @dataclass

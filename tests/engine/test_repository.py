@@ -233,3 +233,20 @@ def test_from_files_can_use_a_repository_cache(tmp_path: Path) -> None:
     assert cached.find("acme", "a").schedule.task == "app.cached"  # type: ignore[union-attr]
     fresh = load_repository_from_files(files, today=TODAY)
     assert fresh.find("acme", "a").schedule.task == "app.run"  # type: ignore[union-attr]
+
+
+def test_positions_survive_the_cache_packed() -> None:
+    from schedsync.engine.validate.schedule_file import pack_positions, unpack_positions
+
+    table = {"": (2, 5), "name": (2, 11), "trigger.hour": (6, 34)}
+    assert unpack_positions(pack_positions(table)) == table
+
+
+def test_cached_schedules_still_point_at_their_lines(tmp_path: Path) -> None:
+    text = JOB.format(name="a") + JOB.format(name="a").removeprefix("schedules:\n")
+    make_repo(tmp_path, {"schedules/acme/a.yaml": text})
+    first = load_repository(tmp_path, today=TODAY).diagnostics.items
+    second = load_repository(tmp_path, today=TODAY).diagnostics.items  # from the cache
+    assert [(d.code, d.line, d.column) for d in second] == [
+        ("duplicate-name", 2, 11), ("duplicate-name", 7, 11)]
+    assert second == first
