@@ -113,9 +113,13 @@ def check_context(
     day = today.isoformat()
     for project, members in by_project.items():
         settings = config.projects[project]
+        stores = {
+            name: (capabilities_for(cfg), describe_store(cfg))
+            for name, cfg in settings.schedulers.items()
+        }
         _check_names(members, out)
         for entry in members:
-            checked = _check_store(entry, settings, out)
+            checked = _check_store(entry, settings, stores, out)
             if checked is None or entry.failed:
                 continue
             zone, caps = checked
@@ -209,13 +213,17 @@ def _check_names(members: list[_Entry], out: list[Diagnostic]) -> None:
 
 
 def _check_store(
-    entry: _Entry, settings: ProjectConfig, out: list[Diagnostic]
+    entry: _Entry,
+    settings: ProjectConfig,
+    stores: dict[str, tuple[Capabilities, str]],
+    out: list[Diagnostic],
 ) -> tuple[str, Capabilities] | None:
     """Scheduler and capability checks; returns the zone the schedule runs in and the
-    store's capabilities (None: unknown scheduler)."""
+    store's capabilities (None: unknown scheduler). ``stores``: per scheduler name,
+    its capabilities and how messages name it."""
     schedule = entry.parsed.schedule
-    config = settings.schedulers.get(schedule.scheduler)
-    if config is None:
+    found = stores.get(schedule.scheduler)
+    if found is None:
         known = sorted(settings.schedulers)
         hint = did_you_mean(schedule.scheduler, known)
         out.append(
@@ -233,9 +241,8 @@ def _check_store(
             )
         )
         return None
-    caps = capabilities_for(config)
+    caps, store = found
     if schedule.trigger_type not in caps.trigger_types:
-        store = describe_store(config)
         out.append(
             _diag(
                 entry,
@@ -254,7 +261,6 @@ def _check_store(
         and "second" in entry.parsed.cron
         and (not caps.seconds_field)
     ):
-        store = describe_store(config)
         out.append(
             _diag(
                 entry,
@@ -267,7 +273,7 @@ def _check_store(
                 "remove 'second', or move the schedule to an APScheduler scheduler",
             )
         )
-    return _zone(entry, settings, caps, describe_store(config), out), caps
+    return _zone(entry, settings, caps, store, out), caps
 
 
 def _move_hint(trigger_type: str) -> str:
