@@ -85,11 +85,12 @@ def run_write(
     try:
         with RepoWriter(ws.root).lock():
             refresh(ctx)
+            before = ws.repo
             edit: Edit = plan_edit(ws)
             target = edit.name
             commit = commit_edit(ctx, caller, slug, edit)
             record_state(ws, slug, edit)
-            if commit is not None:
+            if ws.repo is not before:  # files changed (committed, or no git at all)
                 ctx.publish(ws.repo)
     except ApiError as exc:
         audit(ws, caller, action, slug, target, f"refused: {exc.code}", details)
