@@ -68,6 +68,17 @@ def _duplicates(
         elsewhere = {rs.schedule.name: rs.file for rs in old.project(slug)
                      if rs.file not in texts}
         for rs in candidate.project(slug):
+            old_name = rs.schedule.renamed_from
+            if rs.file in texts and old_name is not None and old_name in elsewhere:
+                errors.append({
+                    "field": "renamed_from", "type": "renamed-from-exists", "file": rs.file,
+                    "line": rs.line, "column": 1,
+                    "message": f"renamed_from {old_name!r} names a schedule that still exists "
+                               f"({elsewhere[old_name]})",
+                    "expected": "the old name of a schedule that no longer exists",
+                    "found": old_name,
+                    "fix": "remove the old schedule, or drop renamed_from if both should exist",
+                })
             other = elsewhere.get(rs.schedule.name)
             if rs.file in texts and other is not None:
                 errors.append({

@@ -319,3 +319,13 @@ def test_failed_live_apply_keeps_the_commit(api: Api) -> None:
     assert diff.json()["error"] == "scheduler_unavailable"
     sid = api.ids()["email.ping"]
     assert api.call("POST", f"{BASE}/{sid}/trigger").status_code == 503
+
+
+def test_rules_across_files_are_kept(api: Api) -> None:
+    # email.ping lives in email.yaml; these edits are in other files.
+    response = api.call("POST", BASE, json={**new("other.job"), "renamed_from": "email.ping"})
+    assert response.status_code == 422, response.text
+    assert response.json()["details"]["errors"][0]["type"] == "renamed-from-exists"
+    response = api.call("POST", BASE, json={**new("email.ping"), "file": "other.yaml"})
+    assert response.status_code == 409
+    assert files_outside(api.root) == []
