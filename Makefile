@@ -24,8 +24,15 @@ check: setup
 	$(VENV)/bin/ruff check src engine schemas server tests bench
 	$(VENV)/bin/mypy
 
+# Validate, plan and apply the APScheduler part of the examples to its embedded SQLite
+# job store, run a real APScheduler process (the user's side, with the integration)
+# until the 5-second heartbeat has fired, then show the recorded fires.
 demo: setup
 	$(PY) -m schedsync --repo $(DEMO) validate
+	$(PY) -m schedsync --repo $(DEMO) plan --project acme --scheduler apscheduler
+	$(PY) -m schedsync --repo $(DEMO) apply --project acme --scheduler apscheduler --auto-approve
+	$(PY) examples/apscheduler_app.py --repo $(DEMO) --project acme --seconds 12
+	$(PY) -m schedsync --repo $(DEMO) fires acme billing.heartbeat --limit 5
 
 bench: setup
 	@for script in bench/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

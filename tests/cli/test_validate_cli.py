@@ -165,11 +165,6 @@ def test_real_process_exit_codes_and_output(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.xfail(
-    reason="schedsync.cli.main: LazyGroup.invoke turns FatalError into ctx.exit(1), which "
-    "click returns (not raises) under standalone_mode=False, so the process exits 0",
-    strict=False,
-)
 def test_real_process_missing_repository_exits_1(tmp_path: Path) -> None:
     missing = subprocess.run(
         [sys.executable, "-m", "schedsync", "--repo", str(tmp_path / "absent"), "validate"],

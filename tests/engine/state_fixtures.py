@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import require_service
+from celery_fixtures.services import require_service
 
 _CHILDREN_FIRST = ("bindings", "fires", "user_roles", "tokens", "sessions", "audit",
                    "apply_lock", "schedules", "users")

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import require_service
+from celery_fixtures.services import require_service
 from schedsync.engine.adapters.apscheduler import APSchedulerAdapter
 from schedsync.engine.adapters.apscheduler_pickle import restricted_loads
 from schedsync.engine.adapters.apscheduler_store import Changes, RedisRowStore, SqlRowStore

@@ -80,7 +80,7 @@ def cli(ctx: click.Context, repo: Path | None, no_color: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="schedsync", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="schedsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
         sys.exit(_report(exc))
+    # Without standalone mode click returns ctx.exit()'s code instead of exiting with it.
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _report(exc: Exception) -> int:
