@@ -41,7 +41,8 @@ def trigger_text(spec: Spec) -> str:
             text = f"{trigger['second']} {text} (with seconds)"
         return f"cron {text}"
     if kind == "interval":
-        return f"every {trigger.get('every')} {trigger.get('period')}"
+        every, period = trigger.get("every"), str(trigger.get("period", "seconds"))
+        return f"every {every} {period.rstrip('s') if every == 1 else period}"
     if kind == "clocked":
         return f"once at {trigger.get('run_at')}"
     if kind == "solar":
@@ -73,7 +74,9 @@ def next_fires(spec: Spec, engine: str, count: int = NEXT_FIRES) -> list[str]:
         )
     except Exception:  # noqa: BLE001 - a preview must not stop a plan from showing
         return []
-    return [t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z") for t in times]
+    # Seconds only where they matter (sub-minute intervals, a cron ``second`` field).
+    fmt = "%Y-%m-%d %H:%M:%S %Z" if any(t.second for t in times) else "%Y-%m-%d %H:%M %Z"
+    return [t.astimezone(ZoneInfo(zone)).strftime(fmt) for t in times]
 
 
 def headline(change: Change) -> str:
