@@ -55,20 +55,34 @@ def make_plan(
 
 
 def plan_group(
-    ws: Workspace, project: str, scheduler: str, *, prune: bool, direction: Direction
+    ws: Workspace,
+    project: str,
+    scheduler: str,
+    *,
+    prune: bool,
+    direction: Direction,
+    only: set[str] | None = None,
 ) -> SchedulerPlan:
+    """Plan one scheduler; ``only`` narrows it to those schedule names (and the live
+    entries bound to them), so a single-schedule write does not plan the whole store."""
     adapter = ws.adapter(project, scheduler)
     live = list_live(adapter, project, scheduler)
     schedules = [rs for rs in ws.repo.project(project) if rs.schedule.scheduler == scheduler]
     bindings = ws.state.bindings(project, scheduler)
-    base = {
-        name: BaseRecord(name, b.entry_key, b.base_spec, b.managed)
-        for name, b in bindings.items()
-    }
     renames = {
         rs.schedule.name: rs.schedule.renamed_from
         for rs in schedules
         if rs.schedule.renamed_from
+    }
+    if only is not None:
+        names = only | {renames[n] for n in only if n in renames}
+        schedules = [rs for rs in schedules if rs.schedule.name in names]
+        bindings = {n: b for n, b in bindings.items() if n in names}
+        keys = names | {b.entry_key for b in bindings.values()}
+        live = [entry for entry in live if entry.key in keys]
+    base = {
+        name: BaseRecord(name, b.entry_key, b.base_spec, b.managed)
+        for name, b in bindings.items()
     }
     return plan_scheduler(
         project=project,
@@ -276,11 +290,8 @@ def apply_schedules(
 
     A name no longer in the repository deletes its live entry, if schedsync manages it.
     """
-    group = plan_group(ws, project, scheduler, prune=True, direction=Direction.REPO_TO_SCHEDULER)
-    keys = {b.entry_key for n, b in ws.state.bindings(project, scheduler).items() if n in names}
-    picked = tuple(
-        c for c in group.changes
-        if c.name in names or (c.action is Action.DELETE and c.entry_key in keys)
-    )
+    group = plan_group(ws, project, scheduler, prune=True,
+                       direction=Direction.REPO_TO_SCHEDULER, only=names)
+    picked = tuple(c for c in group.changes if c.is_change or c.record_base)
     only = SchedulerPlan(project, scheduler, group.direction, picked)
     return apply_plan(ws, Plan((only,), prune=True), lock_timeout=30.0)
