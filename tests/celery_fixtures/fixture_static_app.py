@@ -30,6 +30,8 @@ def _periodic(sender: Any, **_: Any) -> None:
     sender.add_periodic_task(crontab(minute="*/10"), static_report.s(), name="added")
 
 
-@app.task(name="static.report")
+# shared=False: tests import copies of this module under several names, and a shared
+# task would be added to every Celery app created afterwards, twice.
+@app.task(name="static.report", shared=False)
 def static_report() -> None:
     return None
