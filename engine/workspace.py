@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from schedsync.engine.repository import LoadedRepository, load_repository
-
 from schedsync.engine.config import find_repo_root
 from schedsync.engine.errors import ConfigError, NotFound, ValidationFailed
+from schedsync.engine.repository import LoadedRepository, load_repository
 
 if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
