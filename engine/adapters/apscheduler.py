@@ -216,6 +216,7 @@ def _writable(job: StoredJob) -> JobState:
 
 class APSchedulerAdapter(AdapterBase):
     capabilities = CAPABILITIES
+    single_write_error = OpRefused
 
     def __init__(self, config: APSchedulerScheduler, repo_root: Path) -> None:
         self.config = config
@@ -253,23 +254,6 @@ class APSchedulerAdapter(AdapterBase):
         return sorted(entries, key=lambda entry: entry.key)
 
     # --- writing ---------------------------------------------------------------------
-
-    def create(self, key: str, spec: Spec) -> None:
-        self._one(Operation(OpKind.CREATE, key, spec))
-
-    def update(self, key: str, spec: Spec) -> None:
-        self._one(Operation(OpKind.UPDATE, key, spec))
-
-    def delete(self, key: str) -> None:
-        self._one(Operation(OpKind.DELETE, key, None))
-
-    def set_enabled(self, key: str, enabled: bool) -> None:
-        self._one(Operation(OpKind.ENABLE if enabled else OpKind.DISABLE, key, None))
-
-    def _one(self, op: Operation) -> None:
-        for result in self.apply([op]):
-            if not result.ok:
-                raise OpRefused(result.error or f"{op.kind} of {op.key!r} failed")
 
     def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
         """One transaction per chunk of ``CHUNK`` operations; results are yielded after

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from schedsync.engine.errors import FatalError, SchedulerUnavailable
 from schedsync.engine.spec import SPEC_FIELDS, Spec
 
 CronEngine = Literal["apscheduler", "celery"]
@@ -109,43 +110,33 @@ class SchedulerAdapter(Protocol):
 
 
 class AdapterBase:
-    """Default ``apply`` in terms of the single-entry methods; stores with a faster
-    batched path override it."""
+    """The single-entry writes in terms of the store's batched ``apply``, which every
+    writable store implements; a failed change raises ``single_write_error``."""
 
     capabilities: Capabilities
+    single_write_error: type[FatalError] = SchedulerUnavailable
 
     def create(self, key: str, spec: Spec) -> None:
-        raise NotImplementedError
+        self._one(Operation(OpKind.CREATE, key, spec))
 
     def update(self, key: str, spec: Spec) -> None:
-        raise NotImplementedError
+        self._one(Operation(OpKind.UPDATE, key, spec))
 
     def delete(self, key: str) -> None:
-        raise NotImplementedError
+        self._one(Operation(OpKind.DELETE, key, None))
 
     def set_enabled(self, key: str, enabled: bool) -> None:
-        raise NotImplementedError
+        self._one(Operation(OpKind.ENABLE if enabled else OpKind.DISABLE, key, None))
 
     def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
-        for op in ops:
-            try:
-                self._apply_one(op)
-            except Exception as exc:  # noqa: BLE001 - reported per change, never lost
-                yield OpResult(op, ok=False, error=f"{type(exc).__name__}: {exc}")
-            else:
-                yield OpResult(op, ok=True)
+        raise NotImplementedError
 
-    def _apply_one(self, op: Operation) -> None:
-        if op.kind is OpKind.DELETE:
-            self.delete(op.key)
-            return
-        assert op.spec is not None  # internal invariant: only delete carries no spec
-        if op.kind is OpKind.CREATE:
-            self.create(op.key, op.spec)
-        elif op.kind is OpKind.UPDATE:
-            self.update(op.key, op.spec)
-        else:
-            self.set_enabled(op.key, op.kind is OpKind.ENABLE)
+    def _one(self, op: Operation) -> None:
+        for result in self.apply([op]):
+            if not result.ok:
+                raise self.single_write_error(
+                    result.error or f"{op.kind} of {op.key!r} failed"
+                )
 
     def normalize(self, spec: Spec) -> Spec:
         return spec

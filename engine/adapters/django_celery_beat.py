@@ -226,19 +226,6 @@ class DjangoCeleryBeatAdapter(AdapterBase):
 
     # -- writing ---------------------------------------------------------------------
 
-    def create(self, key: str, spec: Spec) -> None:
-        self._raise_first(self.apply([Operation(OpKind.CREATE, key, spec)]))
-
-    def update(self, key: str, spec: Spec) -> None:
-        self._raise_first(self.apply([Operation(OpKind.UPDATE, key, spec)]))
-
-    def delete(self, key: str) -> None:
-        self._raise_first(self.apply([Operation(OpKind.DELETE, key, None)]))
-
-    def set_enabled(self, key: str, enabled: bool) -> None:
-        kind = OpKind.ENABLE if enabled else OpKind.DISABLE
-        self._raise_first(self.apply([Operation(kind, key, None)]))
-
     def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
         for start in range(0, len(ops), BATCH):
             batch = ops[start:start + BATCH]
@@ -396,11 +383,6 @@ class DjangoCeleryBeatAdapter(AdapterBase):
     def _connect(self, what: str) -> _Connected:
         return _Connected(self.engine, f"cannot {what} in {self.engine.url!r}")
 
-    @staticmethod
-    def _raise_first(results: Iterator[OpResult]) -> None:
-        for result in results:
-            if not result.ok:
-                raise SchedulerUnavailable(result.error or "django-celery-beat write failed")
 
 
 class _ScheduleRows:

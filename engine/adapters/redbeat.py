@@ -124,19 +124,6 @@ class RedBeatAdapter(AdapterBase):
 
     # -- writing ---------------------------------------------------------------------
 
-    def create(self, key: str, spec: Spec) -> None:
-        self._raise_first(self.apply([Operation(OpKind.CREATE, key, spec)]))
-
-    def update(self, key: str, spec: Spec) -> None:
-        self._raise_first(self.apply([Operation(OpKind.UPDATE, key, spec)]))
-
-    def delete(self, key: str) -> None:
-        self._raise_first(self.apply([Operation(OpKind.DELETE, key, None)]))
-
-    def set_enabled(self, key: str, enabled: bool) -> None:
-        kind = OpKind.ENABLE if enabled else OpKind.DISABLE
-        self._raise_first(self.apply([Operation(kind, key, None)]))
-
     def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
         scores = _Scores(self.timezone, cc.utcnow())
         for start in range(0, len(ops), BATCH):
@@ -259,11 +246,6 @@ class RedBeatAdapter(AdapterBase):
     def _connection_errors(self, what: str) -> _RedisErrors:
         return _RedisErrors(f"cannot {what} from RedBeat at {_safe_url(self.url)}")
 
-    @staticmethod
-    def _raise_first(results: Iterator[OpResult]) -> None:
-        for result in results:
-            if not result.ok:
-                raise SchedulerUnavailable(result.error or "RedBeat write failed")
 
 
 class _Scores:
