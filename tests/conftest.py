@@ -11,6 +11,7 @@ PostgreSQL databases are created per test session with the ``schedsync_test_`` p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
@@ -38,9 +39,9 @@ def require_service(name: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+@contextlib.contextmanager
+def scratch_postgres_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database; yields its name and drops it afterwards."""
     require_service("postgres")
     import uuid
 
@@ -52,7 +53,7 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield name
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(
@@ -60,3 +61,10 @@ def postgres_url() -> Iterator[str]:
             ), {"n": name})
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    with scratch_postgres_database() as name:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"

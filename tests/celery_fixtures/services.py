@@ -28,3 +28,4 @@ def _root_conftest() -> ModuleType:
 
 
 require_service = _root_conftest().require_service
+scratch_postgres_database = _root_conftest().scratch_postgres_database

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from celery_fixtures.services import require_service
+from celery_fixtures.services import scratch_postgres_database
 
 _CHILDREN_FIRST = ("bindings", "fires", "user_roles", "tokens", "sessions", "audit",
                    "apply_lock", "schedules", "users")
@@ -20,21 +20,9 @@ _CHILDREN_FIRST = ("bindings", "fires", "user_roles", "tokens", "sessions", "aud
 
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
-    require_service("postgres")
-    name = f"schedsync_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
+    with scratch_postgres_database() as name:
         # Users write plain postgresql:// URLs; the store picks the psycopg 3 driver.
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = :n"), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def empty_state(url: str) -> None:
