@@ -252,6 +252,17 @@ def test_finish_fire_before_record_fire_keeps_the_outcome(store: StateStore) -> 
     assert store.check_integrity() == []
 
 
+def test_a_late_pending_record_never_overwrites_missed(store: StateStore) -> None:
+    # APScheduler reports MISSED and SUBMITTED from different threads, in either order.
+    store.record_fire("acme", "a", task_id="m1", fired_at=T0, source="schedule",
+                      status="missed")
+    store.record_fire("acme", "a", task_id="m1", fired_at=T0, source="schedule")
+    fire = store.fire("m1")
+    assert fire is not None
+    assert fire.status == "missed"
+    assert [f.task_id for f in store.fires("acme", "a")[0]] == ["m1"]
+
+
 def test_fires_pages_newest_first_without_skips_or_repeats(store: StateStore) -> None:
     # 23 fires over 5 instants: many equal timestamps straddle page borders.
     for i in range(23):
