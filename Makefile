@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO := examples/schedules
 
-.PHONY: setup test check demo bench clean
+.PHONY: setup test check demo bench stress clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("schedsync needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -21,7 +21,7 @@ test: setup
 	$(PY) -m pytest -q
 
 check: setup
-	$(VENV)/bin/ruff check src engine schemas server tests bench
+	$(VENV)/bin/ruff check src engine schemas server tests bench stress
 	$(VENV)/bin/mypy
 
 # Validate, plan and apply the APScheduler part of the examples to its embedded SQLite
@@ -36,6 +36,11 @@ demo: setup
 
 bench: setup
 	@for script in bench/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Reliability and security figures of issue 8 (fuzzing, kill -9, concurrency, outages,
+# role matrix); exits non-zero when a figure misses its target.
+stress: setup
+	$(PY) -m stress
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DEMO)/.schedsync
