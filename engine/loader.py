@@ -67,6 +67,13 @@ Position = tuple[int, int]
 # Well-formed documents of any realistic size stay far below this; an alias bomb
 # ("billion laughs") exceeds it after a few levels and is refused before it is built.
 MAX_NODES = 2_000_000
+# Real files nest a handful of levels (args/kwargs a few more); building is recursive,
+# so a deeper document would hit Python's recursion limit instead of a diagnostic.
+MAX_DEPTH = 100
+# Integers are stored and sent as JSON, whose readers (orjson, the schedulers) stop at
+# 64 bits; a longer literal is refused before ``int()`` spends time on it.
+MIN_INT, MAX_INT = -(2**63), 2**64 - 1
+_MAX_INT_TEXT = 100
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null"))
@@ -260,24 +267,26 @@ class _Builder:
         """Count the nodes the document expands to (aliases included) in linear time."""
         sizes: dict[int, int] = {}
 
-        def size(node: Node) -> int:
+        def size(node: Node, depth: int) -> int:
             if isinstance(node, ScalarNode):
                 return 1
             known = sizes.get(id(node))
             if known is not None:
                 return known
+            if depth > MAX_DEPTH:
+                self.depth_error(node)
             sizes[id(node)] = 1  # a recursive alias counts once, the build refuses it
             total = 1
             if isinstance(node, MappingNode):
                 for key, value in node.value:
-                    total += size(key) + size(value)
+                    total += size(key, depth + 1) + size(value, depth + 1)
             else:
                 for item in node.value:
-                    total += size(item)
+                    total += size(item, depth + 1)
             sizes[id(node)] = total
             return total
 
-        total = size(root)
+        total = size(root, 0)
         if total > MAX_NODES:
             raise _Refused(
                 _error(
@@ -299,6 +308,8 @@ class _Builder:
             return self.scalar(node, path)
         if id(node) in self.active:
             self.recursion_error(node, path)
+        if len(path) > MAX_DEPTH:
+            self.depth_error(node)
         self.active.add(id(node))
         try:
             if isinstance(node, MappingNode):
@@ -317,9 +328,7 @@ class _Builder:
             # must remain JSON-able.
             return value
         if tag == _INT:
-            if _DECIMAL.match(value):
-                return int(value)
-            return _constructor.construct_yaml_int(node)
+            return self.integer(node, path)
         if tag == _NULL:
             return None
         if tag == _BOOL:
@@ -327,6 +336,29 @@ class _Builder:
         if tag == _FLOAT:
             return _constructor.construct_yaml_float(node)
         self.tag_error(node, path)
+        return None
+
+    def integer(self, node: ScalarNode, path: Path) -> int | None:
+        text = node.value
+        number: int | None = None
+        if len(text) <= _MAX_INT_TEXT:
+            number = int(text) if _DECIMAL.match(text) else _constructor.construct_yaml_int(node)
+        if number is not None and MIN_INT <= number <= MAX_INT:
+            return number
+        shown = text if len(text) <= 30 else f"{text[:27]}... ({len(text)} characters)"
+        self.report(
+            _error(
+                self.doc.file,
+                _mark(node),
+                path,
+                "number-too-large",
+                f"the integer {shown} does not fit in 64 bits",
+                f"a whole number from {MIN_INT} to {MAX_INT}",
+                shown,
+                "use a smaller number, or quote it to pass it as text",
+            ),
+            path,
+        )
         return None
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any] | None:
@@ -455,6 +487,20 @@ class _Builder:
                 "a finite document",
                 "a recursive alias",
                 "remove the alias that points back into its own anchor",
+            )
+        )
+
+    def depth_error(self, node: Node) -> None:
+        raise _Refused(
+            _error(
+                self.doc.file,
+                _mark(node),
+                (),
+                "too-deep",
+                f"the document nests lists and mappings more than {MAX_DEPTH} levels deep",
+                f"at most {MAX_DEPTH} levels",
+                f"more than {MAX_DEPTH} levels",
+                "flatten the structure (args and kwargs rarely need more than a few levels)",
             )
         )
 

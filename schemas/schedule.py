@@ -7,7 +7,8 @@ cron engine (unknown schedulers, impossible crons, store capabilities, DST) live
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -102,6 +103,9 @@ class IntervalTrigger(BaseModel):
         return self.every * PERIOD_SECONDS[self.period]
 
 
+_FIRST_RUN_AT, _LAST_RUN_AT = 1970, 9998
+
+
 class ClockedTrigger(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -125,6 +129,15 @@ class ClockedTrigger(BaseModel):
             raise ValueError(
                 "a UTC offset: add 'Z' or '+01:00' so the moment is not ambiguous"
             )
+        # Schedulers and the state file keep the moment in UTC: it must exist there.
+        try:
+            in_utc = moment.astimezone(UTC)
+        except OverflowError:
+            in_utc = None
+        if in_utc is None or not _FIRST_RUN_AT <= in_utc.year <= _LAST_RUN_AT:
+            raise ValueError(
+                f"a moment between the years {_FIRST_RUN_AT} and {_LAST_RUN_AT} in UTC"
+            )
         return moment
 
 
@@ -132,8 +145,8 @@ class SolarTrigger(BaseModel):
     model_config = _STRICT
 
     event: SolarEvent
-    latitude: Annotated[float, Field(ge=-90, le=90)]
-    longitude: Annotated[float, Field(ge=-180, le=180)]
+    latitude: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
     @field_validator("latitude", "longitude", mode="before")
     @classmethod
@@ -152,9 +165,37 @@ TRIGGER_MODELS: dict[str, type[BaseModel]] = {
 Trigger = CronTrigger | IntervalTrigger | ClockedTrigger | SolarTrigger
 
 
+class NotJson(ValueError):
+    """A value that has no JSON form (schedulers send args and kwargs as JSON)."""
+
+
 def json_size(value: Any) -> int:
-    """Bytes of compact UTF-8 JSON, the measure of the 64 KiB cap (SPEC section 1)."""
-    return len(orjson.dumps(value))
+    """Bytes of compact UTF-8 JSON, the measure of the 64 KiB cap (SPEC section 1).
+
+    Raises ``NotJson`` for what JSON cannot carry: NaN and Infinity (orjson would
+    silently write ``null``), integers beyond 64 bits, nesting deeper than 254 levels,
+    non-string keys.
+    """
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise NotJson(
+            f"values JSON can carry: at most 254 levels deep, string keys, integers "
+            f"within 64 bits ({exc})"
+        ) from None
+    if b"null" in encoded and _has_non_finite(value):
+        raise NotJson("finite numbers only (NaN and Infinity are not JSON)")
+    return len(encoded)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    return False
 
 
 def check_timezone(value: str) -> str:
@@ -186,7 +227,9 @@ class Schedule(BaseModel):
     timezone: TimeZone | None = None
     queue: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     priority: Annotated[int, Field(strict=True, ge=0, le=255)] | None = None
-    expires: Annotated[float, Field(gt=0)] | None = Field(default=None, description="seconds")
+    expires: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="seconds"
+    )
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     renamed_from: Name | None = None
 

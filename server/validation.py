@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schedsync.engine.yamledit import ENTRY_ORDER
-from schedsync.schemas.schedule import MAX_ARGS_BYTES, Schedule, json_size
+from schedsync.schemas.schedule import MAX_ARGS_BYTES, NotJson, Schedule, json_size
 from schedsync.server.errors import ApiError
 
 EXTRA_CREATE_FIELDS = frozenset({"file"})
@@ -21,7 +21,12 @@ EXTRA_CREATE_FIELDS = frozenset({"file"})
 def check_caps(body: dict[str, Any]) -> None:
     for field in ("args", "kwargs"):
         if field in body:
-            size = json_size(body[field])
+            try:
+                size = json_size(body[field])
+            except NotJson as exc:
+                raise validation_error(
+                    [{"field": field, "message": str(exc), "type": "not_json"}]
+                ) from None
             if size > MAX_ARGS_BYTES:
                 raise ApiError(
                     "payload_too_large",

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from schedsync.engine.diagnostics import Diagnostic, Severity, format_path
 from schedsync.engine.loader import Document, Path
-from schedsync.schemas.schedule import MAX_ARGS_BYTES, TRIGGER_MODELS, Schedule
+from schedsync.schemas.schedule import MAX_ARGS_BYTES, TRIGGER_MODELS, NotJson, Schedule
 
 # What a correct value looks like, per field name (the last part of the path).
 EXPECTED: dict[str, str] = {
@@ -235,6 +235,10 @@ def _value_error(
     if code == "invalid-timezone":
         message = f"unknown time zone {error.get('input')!r}"
         fix = "use a name from the IANA database (e.g. 'Europe/Berlin', 'America/New_York')"
+    elif code == "too-large" and isinstance(cause, NotJson):
+        code = "not-json"
+        message = f"{name} is not JSON: it must hold {text}"
+        fix = "write plain JSON values: strings, finite numbers, booleans, null, lists, mappings"
     elif code == "too-large":
         size, _, advice = text.partition(";")
         message = f"{name} is too large: {size.strip()}"
