@@ -8,6 +8,7 @@ the TTL (a holder on another host cannot be checked).
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 from dataclasses import dataclass
@@ -51,10 +52,40 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def is_stale(info: LockInfo, now: datetime, ttl: timedelta) -> bool:
+class Holder(enum.Enum):
+    """What is known about the process holding the lock."""
+
+    RUNNING = "running"  # alive on this host
+    ENDED = "ended"  # gone from this host: the lock is stale
+    EXPIRED = "expired"  # older than the TTL: stale whoever holds it
+    ELSEWHERE = "elsewhere"  # on another host, within the TTL: cannot be checked
+
+
+def holder_state(info: LockInfo, now: datetime, ttl: timedelta) -> Holder:
     if now - info.acquired_at > ttl:
-        return True
-    return info.host == socket.gethostname() and not _process_alive(info.pid)
+        return Holder.EXPIRED
+    if info.host != socket.gethostname():
+        return Holder.ELSEWHERE
+    return Holder.RUNNING if _process_alive(info.pid) else Holder.ENDED
+
+
+def is_stale(info: LockInfo, now: datetime, ttl: timedelta) -> bool:
+    return holder_state(info, now, ttl) in (Holder.ENDED, Holder.EXPIRED)
+
+
+def describe(info: LockInfo, now: datetime, ttl: timedelta) -> str:
+    """One sentence for an operator: who holds the lock and whether it is stale."""
+    age = int((now - info.acquired_at).total_seconds())
+    state = {
+        Holder.RUNNING: "that process is still running",
+        Holder.ENDED: "that process has ended, so the lock is stale (the next apply breaks it)",
+        Holder.EXPIRED: f"it is older than {ttl}, so it is stale (the next apply breaks it)",
+        Holder.ELSEWHERE: "that host cannot be checked from here",
+    }[holder_state(info, now, ttl)]
+    return (
+        f"held by {info.holder!r} (pid {info.pid} on {info.host}) since "
+        f"{info.acquired_at:%Y-%m-%d %H:%M:%S} UTC ({age} s ago); {state}"
+    )
 
 
 def try_acquire(

@@ -1,4 +1,12 @@
-"""Consistency checks of a state database: what ``check_integrity`` reports."""
+"""Consistency checks of a state database: what ``check_integrity`` and
+``schedsync state check`` report.
+
+Each problem is one line naming the table, the row and what is wrong. A crash (kill -9,
+power loss) may leave the apply lock behind, which the next apply breaks on its own;
+that is not a problem here. What would make a later apply go wrong is: a damaged
+SQLite file, rows pointing at missing rows, values outside their domain, and two
+schedules bound to one live entry (an apply would then write one entry for both).
+"""
 
 from __future__ import annotations
 
@@ -88,6 +96,32 @@ def _values(conn: sa.Connection) -> list[str]:
     return problems
 
 
+def _shared_entries(conn: sa.Connection) -> list[str]:
+    """Two schedules of one project bound to the same live entry of one scheduler."""
+    owners = sa.func.count(bindings.c.schedule_id)
+    query = (
+        sa.select(schedules.c.project, bindings.c.scheduler, bindings.c.entry_key, owners)
+        .join(schedules, schedules.c.id == bindings.c.schedule_id)
+        .group_by(schedules.c.project, bindings.c.scheduler, bindings.c.entry_key)
+        .having(owners > 1)
+    )
+    return [
+        f"{bindings.name}: live entry {key!r} of {project}/{scheduler} is bound to "
+        f"{count} schedules"
+        for project, scheduler, key, count in conn.execute(query)
+    ]
+
+
+# What ``check`` looks at, in words (``schedsync state check`` prints it).
+CHECKS = (
+    "database file (SQLite integrity and foreign keys)",
+    "schema version",
+    "rows pointing at missing schedules or users",
+    "roles, fire statuses and base specs",
+    "one schedule per live entry",
+)
+
+
 def check(conn: sa.Connection) -> list[str]:
     problems = _sqlite(conn) if conn.dialect.name == "sqlite" else []
     problems += _meta(conn)
@@ -95,4 +129,4 @@ def check(conn: sa.Connection) -> list[str]:
     problems += _orphans(conn, fires, "schedule_id", schedules.c.id, "schedule")
     for child in (tokens, sessions, user_roles):
         problems += _orphans(conn, child, "user_name", users.c.name, "user")
-    return problems + _values(conn)
+    return problems + _values(conn) + _shared_entries(conn)

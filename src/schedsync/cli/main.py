@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Run the REST Schedules API server."),
     "schema": ("schema", "Print the JSON Schema of schedule files."),
     "token": ("token", "Create or revoke API users' tokens."),
+    "state": ("state", "Check the state file, or break a stale apply lock."),
 }
 
 
