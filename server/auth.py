@@ -25,6 +25,8 @@ SESSION_COOKIE = "schedsync_session"
 CSRF_COOKIE = "schedsync_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that only read (their options travel in a body): the SPEC table asks no CSRF.
+READ_ONLY_POSTS = ("/schedules:diff",)
 
 
 class Role(enum.IntEnum):
@@ -127,13 +129,19 @@ def authenticate(request: Request, state: StateStore, cache: AuthCache | None = 
         if found is None:
             raise ApiError("unauthenticated", "the session has ended; log in again")
         user, csrf = found
-        if request.method not in SAFE_METHODS:
+        if changes_something(request):
             check_csrf(request, csrf)
         return _caller(user, via_session=True)
     raise ApiError(
         "unauthenticated",
         "send 'Authorization: Bearer <token>' or log in with POST /api/v1/auth/session",
     )
+
+
+def changes_something(request: Request) -> bool:
+    if request.method in SAFE_METHODS:
+        return False
+    return not (request.method == "POST" and request.url.path.endswith(READ_ONLY_POSTS))
 
 
 def check_csrf(request: Request, expected: str) -> None:

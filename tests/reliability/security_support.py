@@ -1,0 +1,287 @@
+"""The role matrix of SPEC section 6 as data, and the runner that checks a real server.
+
+Shared by ``tests/reliability/test_role_matrix.py`` and ``stress/security.py`` (one
+copy of the data). The expected outcomes below are written out by hand from the SPEC's
+role table, never computed from the server's own code, so a change in the server that
+breaks the contract shows up as a wrong cell.
+
+Every cell runs through Starlette's TestClient against a real git repository, a real
+SQLite state store and a real APScheduler SQLite job store.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+
+from api_support import EMAIL, OTHER, make_repo, make_tokens
+
+from schedsync.engine.state import StateStore
+
+STATE = ".schedsync/state.db"
+S = "/api/v1/projects/{slug}/schedules"
+I = S + "/{id}"  # noqa: E741 (an item path, read next to S in the table)
+
+# Columns: who calls. Members have a role in project ``acme``; ``global`` is a global
+# admin; ``outsider`` is admin of ``other`` only; the three session callers are the
+# ``acme`` admin carried by a browser session cookie; ``unknown`` is the global admin
+# asking for project ``nope``, which does not exist.
+CALLERS = ("viewer", "operator", "admin", "global", "outsider", "anon", "revoked",
+           "expired", "badcsrf", "session", "unknown")
+
+# One row per endpoint: method, path, the role the SPEC table asks for, whether the
+# SPEC asks for CSRF, then the expected status per caller in CALLERS order. ``403c`` is
+# 403 ``csrf_failed``; a plain 403 is ``forbidden``. Login is anyone with a valid token
+# (a cookie is not a credential for logging in); logout is anyone authenticated.
+TABLE = f"""
+GET    /healthz             public   -    200 200 200 200 200 200 200 200 200  200 200
+GET    /api/v1/openapi.json public   -    200 200 200 200 200 200 200 200 200  200 200
+POST   /api/v1/auth/session login    -    200 200 200 200 200 401 401 401 401  401 200
+DELETE /api/v1/auth/session any      csrf 204 204 204 204 204 401 401 401 403c 204 204
+GET    {S}                  viewer   -    200 200 200 200 404 401 401 401 200  200 404
+GET    {I}                  viewer   -    200 200 200 200 404 401 401 401 200  200 404
+GET    {I}/fires            viewer   -    200 200 200 200 404 401 401 401 200  200 404
+POST   {S}:diff             viewer   -    200 200 200 200 404 401 401 401 200  200 404
+POST   {S}                  operator csrf 403 201 201 201 404 401 401 401 403c 201 404
+PATCH  {I}                  operator csrf 403 200 200 200 404 401 401 401 403c 200 404
+POST   {I}/disable          operator csrf 403 200 200 200 404 401 401 401 403c 200 404
+POST   {I}/enable           operator csrf 403 200 200 200 404 401 401 401 403c 200 404
+POST   {I}/trigger          operator csrf 403 202 202 202 404 401 401 401 403c 202 404
+POST   {S}:import           admin    csrf 403 403 200 200 404 401 401 401 403c 200 404
+POST   {S}:resync           admin    csrf 403 403 200 200 404 401 401 401 403c 200 404
+DELETE {I}                  admin    csrf 403 403 204 204 404 401 401 401 403c 204 404
+"""
+
+ERROR_OF_STATUS = {"401": "unauthenticated", "404": "not_found", "403": "forbidden",
+                   "403c": "csrf_failed"}
+MEMBER_ROLE = {"viewer": "viewer", "operator": "operator", "admin": "admin"}
+BEARER_USER = {"viewer": "viewer", "operator": "operator", "admin": "admin",
+               "global": "global", "outsider": "outsider", "revoked": "revoked",
+               "unknown": "global"}
+SESSION_USER = "admin"
+WRONG_CSRF = "not-the-csrf-value-of-this-session-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # the route path, with {slug} and {id} placeholders
+    role: str
+    csrf: bool
+    expected: dict[str, str]  # caller -> "200", "403c", ...
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.method, self.path.replace("{id}", "{schedule_id}")
+
+    @property
+    def mutating(self) -> bool:
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+
+def parse_table(text: str = TABLE) -> list[Endpoint]:
+    rows = []
+    for line in text.strip().splitlines():
+        method, path, role, csrf, *cells = line.split()
+        if len(cells) != len(CALLERS):
+            raise ValueError(f"{len(cells)} cells for {len(CALLERS)} callers: {line}")
+        expected = dict(zip(CALLERS, cells, strict=True))
+        rows.append(Endpoint(method, path, role, csrf == "csrf", expected))
+    return rows
+
+
+ENDPOINTS = parse_table()
+
+
+def app_endpoints(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves (HEAD is GET's twin)."""
+    return {(m, route.path) for route in app.routes for m in route.methods if m != "HEAD"}
+
+
+def openapi_endpoints(document: dict[str, Any]) -> set[tuple[str, str]]:
+    verbs = {"get", "post", "put", "patch", "delete"}
+    return {(m.upper(), path) for path, ops in document["paths"].items() for m in ops
+            if m in verbs}
+
+
+# -- the repository the matrix runs on --------------------------------------------------
+
+def _targets_yaml() -> str:
+    """One schedule per caller, so each caller's writes (delete last) touch only its own."""
+    lines = ["schedules:"]
+    for caller in CALLERS:
+        lines += [f"  - name: m.{caller}", "    scheduler: aps", "    trigger_type: interval",
+                  "    trigger: {every: 7, period: minutes}",
+                  "    task: schedsync.demo_tasks:heartbeat"]
+    return "\n".join(lines) + "\n"
+
+
+def make_matrix_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    files = {"schedules/acme/email.yaml": EMAIL, "schedules/other/report.yaml": OTHER,
+             "schedules/acme/m.yaml": _targets_yaml()}
+    make_repo(root, files)
+    return root, make_tokens(root)
+
+
+# -- running the cells -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    endpoint: Endpoint
+    caller: str
+    expected: str
+    status: int
+    error: str | None
+    ok: bool
+    why: str = ""
+
+    def line(self) -> str:
+        e = self.endpoint
+        got = f"{self.status} {self.error or ''}".strip()
+        return (f"{e.method} {e.path} as {self.caller}: expected {self.expected}, "
+                f"got {got} {self.why}")
+
+
+class MatrixRunner:
+    """Sends one request per (endpoint, caller) and judges it against the table."""
+
+    def __init__(self, app: Any, client: Any, root: Path, tokens: dict[str, str]) -> None:
+        self.app = app
+        self.client = client
+        self.root = root
+        self.tokens = tokens
+        self.ids = self._ids()
+
+    def _ids(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens['global']}"}
+        body = self.client.get(S.format(slug="acme") + "?limit=500", headers=headers).json()
+        return {item["name"]: item["id"] for item in body["items"]}
+
+    def _session(self, ttl: timedelta) -> tuple[str, str]:
+        with StateStore.open(STATE, self.root) as store:
+            return store.create_session(SESSION_USER, ttl)
+
+    def _head(self) -> str:
+        return _head_commit(self.root)
+
+    def request(self, endpoint: Endpoint, caller: str) -> Any:
+        slug = "nope" if caller == "unknown" else "acme"
+        sid = self.ids[f"m.{'global' if caller == 'unknown' else caller}"]
+        path = endpoint.path.format(slug=slug, id=sid)
+        headers: dict[str, str] = {}
+        token = self.tokens.get(BEARER_USER.get(caller, ""))
+        if caller in ("expired", "badcsrf", "session"):
+            ttl = timedelta(seconds=-1) if caller == "expired" else timedelta(minutes=5)
+            session_id, csrf = self._session(ttl)
+            headers["Cookie"] = f"schedsync_session={session_id}; schedsync_csrf={csrf}"
+            headers["X-CSRF-Token"] = WRONG_CSRF if caller == "badcsrf" else csrf
+        elif token is not None and endpoint.key != ("POST", "/api/v1/auth/session"):
+            headers["Authorization"] = f"Bearer {token}"
+        body = _body(endpoint, caller, token)
+        self.client.cookies.clear()  # nothing carries over from an earlier cell
+        try:
+            if body is None:
+                return self.client.request(endpoint.method, path, headers=headers)
+            return self.client.request(endpoint.method, path, headers=headers, json=body)
+        finally:
+            self.client.cookies.clear()
+
+    def judge(self, endpoint: Endpoint, caller: str) -> Cell:
+        expected = endpoint.expected[caller]
+        before = self._head()
+        response = self.request(endpoint, caller)
+        error = _error_code(response)
+        status_ok = str(response.status_code) == expected.rstrip("c")
+        why = ""
+        if status_ok and expected in ERROR_OF_STATUS and error != ERROR_OF_STATUS[expected]:
+            status_ok, why = False, f"(error code should be {ERROR_OF_STATUS[expected]})"
+        if status_ok and expected == "403":
+            details = response.json().get("details")
+            want = {"have": MEMBER_ROLE[caller], "need": endpoint.role}
+            if details != want:
+                status_ok, why = False, f"(details {details} should be {want})"
+        if status_ok and response.status_code >= 400 and self._head() != before:
+            status_ok, why = False, "(refused, yet a commit was made)"
+        return Cell(endpoint, caller, expected, response.status_code, error, status_ok, why)
+
+    def run(self) -> list[Cell]:
+        # Row order matters: each caller's delete of its own schedule comes last.
+        return [self.judge(e, c) for e in ENDPOINTS for c in CALLERS]
+
+
+def _head_commit(root: Path) -> str:
+    """HEAD's commit id, read from the files (a refused request must not move it)."""
+    head = (root / ".git" / "HEAD").read_text().strip()
+    if head.startswith("ref: "):
+        ref = root / ".git" / head[5:]
+        return ref.read_text() if ref.exists() else ""
+    return head
+
+
+def _body(endpoint: Endpoint, caller: str, token: str | None) -> dict[str, Any] | None:
+    method, path = endpoint.method, endpoint.path
+    if path == "/api/v1/auth/session":
+        if method == "DELETE":
+            return None
+        return {"token": token} if token is not None else {}
+    if (method, path) == ("POST", S):
+        return {"name": f"new.{caller}", "scheduler": "aps", "trigger_type": "interval",
+                "trigger": {"every": 9, "period": "minutes"},
+                "task": "schedsync.demo_tasks:heartbeat"}
+    if method == "PATCH":
+        return {"description": f"edited by {caller}"}
+    if path.endswith(":import"):
+        return {"dry_run": True}
+    if path.endswith(":resync"):
+        return {"direction": "repo_to_scheduler", "dry_run": True}
+    if path.endswith(":diff"):
+        return {}
+    return None
+
+
+def _error_code(response: Any) -> str | None:
+    if response.status_code < 400:
+        return None
+    try:
+        code = response.json().get("error")
+    except ValueError:
+        return "(not JSON)"
+    return str(code) if code is not None else None
+
+
+@contextmanager
+def matrix_server(root: Path) -> Iterator[MatrixRunner]:
+    """A fresh matrix repository under ``root`` and a runner against its server."""
+    from starlette.testclient import TestClient
+
+    from schedsync.server import create_app
+
+    repo, tokens = make_matrix_repo(root / "repo")
+    app = create_app(repo)
+    with TestClient(app) as client:
+        yield MatrixRunner(app, client, repo, tokens)
+
+
+def coverage_gaps(runner: MatrixRunner) -> list[str]:
+    """Endpoints served (app routes or OpenAPI) without a row, and rows for no endpoint."""
+    routes = app_endpoints(runner.app)
+    documented = openapi_endpoints(runner.client.get("/api/v1/openapi.json").json())
+    rows = {e.key for e in ENDPOINTS}
+    gaps = [f"route without a matrix row: {m} {p}" for m, p in sorted(routes - rows)]
+    gaps += [f"OpenAPI operation without a matrix row: {m} {p}"
+             for m, p in sorted(documented - rows)]
+    gaps += [f"matrix row for no route: {m} {p}" for m, p in sorted(rows - routes)]
+    return gaps
+
+
+def run_matrix(root: Path) -> tuple[list[Cell], list[str]]:
+    """Every cell judged, and the coverage gaps between the table and the server."""
+    with matrix_server(root) as runner:
+        return runner.run(), coverage_gaps(runner)
