@@ -64,9 +64,12 @@ class _Loader(_Base):  # type: ignore[misc]
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
 
-# Well-formed documents of any realistic size stay far below this; an alias bomb
-# ("billion laughs") exceeds it after a few levels and is refused before it is built.
-MAX_NODES = 2_000_000
+# Values that anchors and aliases may add to a document beyond what its text holds.
+# Anchors for shared defaults add a few hundred; an alias bomb ("billion laughs")
+# exceeds this after a few levels and is refused before it is built, so building a
+# document never costs more than its own size plus this (~200 bytes per value).
+MAX_ALIAS_VALUES = 100_000
+MAX_NODES = MAX_ALIAS_VALUES  # the name callers and tests knew it by
 # Real files nest a handful of levels (args/kwargs a few more); building is recursive,
 # so a deeper document would hit Python's recursion limit instead of a diagnostic.
 MAX_DEPTH = 100
@@ -264,8 +267,10 @@ class _Builder:
         self.active: set[int] = set()
 
     def check_size(self, root: Node) -> None:
-        """Count the nodes the document expands to (aliases included) in linear time."""
+        """Count the nodes the document expands to (aliases included) in linear time,
+        and the nodes its text holds (each container and its direct children once)."""
         sizes: dict[int, int] = {}
+        written = 1
 
         def size(node: Node, depth: int) -> int:
             if isinstance(node, ScalarNode):
@@ -276,6 +281,8 @@ class _Builder:
             if depth > MAX_DEPTH:
                 self.depth_error(node)
             sizes[id(node)] = 1  # a recursive alias counts once, the build refuses it
+            nonlocal written
+            written += len(node.value) * (2 if isinstance(node, MappingNode) else 1)
             total = 1
             if isinstance(node, MappingNode):
                 for key, value in node.value:
@@ -287,17 +294,18 @@ class _Builder:
             return total
 
         total = size(root, 0)
-        if total > MAX_NODES:
+        added = total - written
+        if added > MAX_ALIAS_VALUES:
             raise _Refused(
                 _error(
                     self.doc.file,
                     _mark(root),
                     (),
                     "too-many-nodes",
-                    f"the document expands to {total:,} values through anchors and aliases "
-                    f"(limit {MAX_NODES:,})",
-                    f"at most {MAX_NODES:,} values",
-                    f"{total:,}",
+                    f"anchors and aliases expand the document by {added:,} values "
+                    f"(limit {MAX_ALIAS_VALUES:,}): {written:,} written, {total:,} expanded",
+                    f"aliases adding at most {MAX_ALIAS_VALUES:,} values",
+                    f"{added:,}",
                     "do not nest aliases of aliases; write the values out instead",
                 )
             )

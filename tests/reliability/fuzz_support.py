@@ -1,0 +1,367 @@
+"""Shared pieces of the fuzzing tests and of ``stress/fuzz.py``.
+
+Strategies that produce hostile schedule files, ``schedsync.yaml`` files and CLI
+arguments; the checks every answer must pass (a diagnostic says where, what and how
+to fix; a CLI run ends with a message and exit code, never a traceback); a real git
+repository to run against and a real ``schedsync serve`` process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import yaml
+from click.testing import CliRunner, Result
+from hypothesis import strategies as st
+
+from schedsync.cli.main import cli
+from schedsync.engine.diagnostics import Diagnostic
+from schedsync.engine.loader import load_document
+from schedsync.engine.validate import check_config, check_schedule_file
+
+CONFIG = textwrap.dedent("""\
+    version: 1
+    projects:
+      acme:
+        timezone: Europe/Berlin
+        min_interval: 5m
+        schedulers:
+          aps:
+            type: apscheduler
+            jobstore: sqlalchemy
+            url: sqlite:///.schedsync/jobs.sqlite
+    """)
+GOOD = textwrap.dedent("""\
+    # Email jobs
+    schedules:
+      - name: email.digest
+        scheduler: aps
+        trigger_type: cron
+        trigger: {minute: "0", hour: "9", day_of_week: "1"}
+        task: jobs.send_digest
+        kwargs: {locale: en-US}
+      - name: email.ping
+        scheduler: aps
+        trigger_type: interval
+        trigger: {every: 5, period: minutes}
+        task: jobs.heartbeat
+    """)
+
+# --- hostile values ---------------------------------------------------------------
+
+PATH_TRICKS = ["../x", "../../etc/passwd", "/etc/passwd", "a/../../b", "a\x00b", "..", ".",
+               "", " ", "~root", "C:\\x", "\\\\server\\share", "%2e%2e%2f", "a/b/c", ".git/x",
+               "x.yaml\x00.txt", "\u202eevil", "con", "x" * 300]
+UNICODE_ODDITIES = ["\ufeff", "\u200b", "\u200d", "\u202e", "\u0301", "e\u0301", "\uffff",
+                    "\U0001f600", "\u2028", "\u2029", "\x85", "\u00a0", "\t", "\r", "\r\n",
+                    "\uff4e\uff41\uff4d\uff45", "İ", "ß", "\x7f", "\x1b[31m"]
+YAML_SCALARS = ["9" * 30, "-" + "9" * 25, "0x" + "f" * 40, "0o" + "7" * 40, "0b" + "1" * 80,
+                "1_000_000", "1:2:3:4:5", ".nan", ".inf", "-.inf", ".NaN", "1e400", "-1e400",
+                "0", "-0", "2**64", "18446744073709551616", "9223372036854775808",
+                "~", "null", "yes", "no", "on", "off", "2026-13-45", "2001-12-14t21:59:43.10-05:00",
+                "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "'*'", "*", "&a",
+                "!!binary aGk=", "!!python/object:os.system", "!custom x", "|", ">", "@x", "`x",
+                "%x", "{", "[", "]", "}", "'", '"', "#", "- x", "? x", ": x", "<<: {}"]
+JSON_LEAF = (st.none() | st.booleans()
+             | st.integers(-(2**70), 2**70)
+             | st.floats(allow_nan=True, allow_infinity=True)
+             | st.text(max_size=20) | st.sampled_from(PATH_TRICKS + UNICODE_ODDITIES))
+JSON_VALUE = st.recursive(
+    JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)
+TEXT = st.text(max_size=40) | st.sampled_from(PATH_TRICKS + UNICODE_ODDITIES)
+
+PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    "name": st.from_regex(r"[a-z][a-z0-9.:@-]{0,20}", fullmatch=True) | TEXT,
+    "scheduler": st.sampled_from(["aps", "nope", "", "APS"]) | TEXT,
+    "trigger_type": st.sampled_from(["cron", "interval", "clocked", "solar", "x", ""]),
+    "trigger": st.sampled_from([
+        "0 9 * * 1", "* * * * *", "0 9 31 2 *", "61 25 32 13 8", "*/0 * * * *", "bad",
+        "0 2 * * *", "30 2 29 3 *", "0 0 L * *", "1-99999999999999999999/3 * * * *",
+        {"minute": "0", "hour": "9"}, {"minute": 61}, {"second": "*/10"},
+        {"minute": "0", "hour": "2", "day_of_month": "31", "month_of_year": "4"},
+        {"every": 5}, {"every": 0}, {"every": 10**12}, {"every": 1, "period": "hours"},
+        {"every": 1, "period": "fortnights"}, {"run_at": "2030-01-01T00:00:00Z"},
+        {"run_at": "2030-01-01"}, {"run_at": "9999-12-31T23:59:59-23:59"},
+        {"event": "sunrise", "latitude": 52.5, "longitude": 13.4},
+        {"event": "sunrise", "latitude": float("nan"), "longitude": float("inf")},
+    ]) | JSON_VALUE,
+    "task": st.sampled_from(["jobs.run", "a:b", "not a task", "", "a" * 600]) | TEXT,
+    "args": st.lists(JSON_VALUE, max_size=3) | JSON_VALUE,
+    "kwargs": st.dictionaries(st.text(max_size=6), JSON_VALUE, max_size=3) | JSON_VALUE,
+    "enabled": st.booleans() | JSON_VALUE,
+    "timezone": st.sampled_from(["UTC", "Europe/Berlin", "America/Sao_Paulo", "Mars/Base",
+                                 "../../etc/passwd", "/etc/localtime", "a\x00b", "", "utc"])
+    | TEXT,
+    "priority": st.integers(-(2**65), 2**65) | JSON_VALUE,
+    "expires": st.floats() | JSON_VALUE,
+}
+SCHEDULE_FIELDS = ["name", "scheduler", "trigger_type", "trigger", "task", "args", "kwargs",
+                   "enabled", "timezone", "queue", "priority", "expires", "description",
+                   "renamed_from", "file", "tigger"]
+
+
+def schedule_entries() -> st.SearchStrategy[dict[str, Any]]:
+    """One schedule as a mapping: each field plausible, hostile or absent."""
+    optional = {f: PLAUSIBLE.get(f, TEXT) | JSON_VALUE for f in SCHEDULE_FIELDS}
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+def _dump(data: Any) -> str:
+    # allow_unicode keeps odd characters raw in the file (what an editor would save).
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=60)
+
+
+@st.composite
+def schedule_files(draw: st.DrawFn) -> bytes:
+    """Bytes of a schedule file: generated YAML, then damaged the way files get damaged."""
+    shape = draw(st.sampled_from(["list", "list", "list", "other"]))
+    if shape == "list":
+        data: Any = {"schedules": draw(st.lists(schedule_entries(), max_size=4))}
+    else:
+        data = draw(JSON_VALUE)
+    text = _dump(data).encode()
+    return draw(damaged(text))
+
+
+@st.composite
+def config_files(draw: st.DrawFn) -> bytes:
+    """Bytes of a ``schedsync.yaml``: the real one with hostile values put in, then damaged."""
+    data: dict[str, Any] = yaml.safe_load(CONFIG)
+    project = data["projects"]["acme"]
+    scheduler = project["schedulers"]["aps"]
+    targets: list[tuple[dict[str, Any], str]] = [
+        (data, "version"), (data, "state"), (data, "projects"), (data, "review"),
+        (data, "extra"), (project, "timezone"), (project, "min_interval"),
+        (project, "schedulers"), (scheduler, "type"), (scheduler, "jobstore"),
+        (scheduler, "url"), (scheduler, "store"), (scheduler, "tablename"),
+    ]
+    if draw(st.booleans()):
+        slug = draw(st.sampled_from([*PATH_TRICKS, "Acme", "a" * 70, "-x"]) | TEXT)
+        data["projects"] = {slug: project}
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(PATH_TRICKS) | TEXT)
+        project["schedulers"] = {name: scheduler}
+    for target, key in draw(st.lists(st.sampled_from(targets), max_size=3)):
+        target[key] = draw(st.sampled_from(YAML_SCALARS + PATH_TRICKS) | JSON_VALUE)
+    if draw(st.booleans()):
+        scheduler["url"] = draw(st.sampled_from([
+            "${UNSET_VARIABLE_XYZ}", "${UNSET_VARIABLE_XYZ:-sqlite:///x}", "$$", "${", "${}",
+            "${A:-${B}}", "redis://:secret@host/0", "sqlite:////etc/passwd",
+        ]))
+    return draw(damaged(_dump(data).encode()))
+
+
+@st.composite
+def damaged(draw: st.DrawFn, text: bytes) -> bytes:
+    """``text`` with zero or more of the damages real files suffer."""
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(
+            ["bom", "bytes", "nul", "tab", "dup-line", "scalar", "truncate", "crlf", "utf16"]))
+        at = draw(st.integers(0, len(text)))
+        if kind == "bom":
+            text = b"\xef\xbb\xbf" + text
+        elif kind == "bytes":
+            text = text[:at] + draw(st.binary(min_size=1, max_size=4)) + text[at:]
+        elif kind == "nul":
+            text = text[:at] + b"\x00" + text[at:]
+        elif kind == "tab":
+            text = text.replace(b"  ", b"\t", draw(st.integers(1, 3)))
+        elif kind == "dup-line":
+            lines = text.splitlines(keepends=True) or [b""]
+            i = draw(st.integers(0, len(lines) - 1))
+            text = b"".join([*lines[: i + 1], lines[i], *lines[i + 1:]])
+        elif kind == "scalar":
+            scalar = draw(st.sampled_from(YAML_SCALARS)).encode()
+            text = text[:at] + scalar + text[at:]
+        elif kind == "truncate":
+            text = text[:at]
+        elif kind == "crlf":
+            text = text.replace(b"\n", b"\r\n")
+        else:
+            text = text.decode("utf-8", "replace").encode("utf-16")
+    return text
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> bytes:
+    """The "billion laughs": ``width ** levels`` strings from a few hundred bytes."""
+    lines = ['a0: &a0 ["lol"' + ', "lol"' * (width - 1) + "]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * width) + "]")
+    lines.append(f"schedules: *a{levels}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def deep_nesting(depth: int, flow: bool = True) -> bytes:
+    if flow:
+        return b"schedules: " + b"[" * depth + b"]" * depth + b"\n"
+    return b"schedules:\n" + b"".join(b"  " * (i + 1) + b"- \n" for i in range(depth))
+
+
+# --- what every answer must satisfy -----------------------------------------------
+
+
+def assert_actionable(diagnostic: Diagnostic) -> None:
+    """Where, what and how to fix."""
+    assert diagnostic.file, diagnostic
+    assert diagnostic.line >= 1, diagnostic
+    assert diagnostic.column >= 1, diagnostic
+    assert diagnostic.message.strip(), diagnostic
+    assert (diagnostic.fix or "").strip(), diagnostic
+
+
+def check_schedule_bytes(
+    content: bytes, file: str = "schedules/acme/jobs.yaml"
+) -> list[Diagnostic]:
+    """Parse and check one schedule file; raises only on a bug."""
+    result = check_schedule_file(load_document(content, file))
+    for diagnostic in result.diagnostics:
+        assert_actionable(diagnostic)
+    return result.diagnostics
+
+
+def check_config_bytes(content: bytes) -> list[Diagnostic]:
+    config, diagnostics = check_config(load_document(content, "schedsync.yaml"), environ={})
+    for diagnostic in diagnostics:
+        assert_actionable(diagnostic)
+    assert config is not None or any(d.is_error for d in diagnostics)
+    return diagnostics
+
+
+# --- a real repository and the CLI -------------------------------------------------
+
+
+def write_repo(root: Path, files: dict[str, bytes | str], *, commit: bool = True) -> Path:
+    """A schedule repository at ``root`` (a git repository with one commit)."""
+    root.mkdir(parents=True, exist_ok=True)
+    everything: dict[str, bytes | str] = {"schedsync.yaml": CONFIG, ".gitignore": ".schedsync/\n",
+                                          "schedules/acme/email.yaml": GOOD, **files}
+    for rel, content in everything.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    if commit:
+        repo = git.Repo.init(root)
+        repo.index.add(list(everything))
+        actor = git.Actor("fuzz", "fuzz@example.com")
+        repo.index.commit("schedules", author=actor, committer=actor)
+    return root
+
+
+def invoke(args: list[str], cwd: Path | None = None) -> Result:
+    """Run the CLI in-process (click's runner) and check it ended like a CLI should."""
+    runner = CliRunner()
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = runner.invoke(cli, args, catch_exceptions=True)
+    assert_clean_exit(result, args)
+    return result
+
+
+def assert_clean_exit(result: Result, args: list[str]) -> None:
+    """A user error is a message and exit 1 or 2; anything else escaping is a bug."""
+    exc = result.exception
+    if exc is not None and not isinstance(exc, SystemExit):
+        import traceback
+
+        trace = "".join(traceback.format_exception(exc))
+        raise AssertionError(f"schedsync {args!r} raised:\n{trace}")
+    assert "Traceback (most recent call last)" not in result.output, (args, result.output)
+    assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output)
+    if result.exit_code != 0:
+        assert result.output.strip(), (args, "non-zero exit without a message")
+
+
+def run_process(
+    args: list[str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The real ``schedsync`` entry point in its own process."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "schedsync", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# --- a real server process --------------------------------------------------------
+
+
+def make_token(root: Path, user: str = "fuzzer") -> str:
+    """A global admin's API token through the real CLI (the last line of its output)."""
+    done = run_process(["--repo", str(root), "token", "create", "--user", user, "--admin"], root)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    url: str
+    root: Path
+    token: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def serve(root: Path, log_dir: Path) -> Iterator[Server]:
+    """``schedsync serve`` (uvicorn) on a free port, stopped afterwards."""
+    token = make_token(root)
+    port = free_port()
+    log = log_dir / f"serve-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "schedsync", "--repo", str(root), "serve", "--port",
+             str(port), "--log-level", "warning"],
+            cwd=root, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield Server(url, root, token, process, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"schedsync serve exited: {log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"schedsync serve did not answer /healthz: {log.read_text()}")
+
+
+TRACEBACK = "Traceback (most recent call last)"
