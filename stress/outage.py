@@ -1,0 +1,83 @@
+"""Outage figures (issue 8): a PRIVATE Redis (RedBeat) and a PRIVATE PostgreSQL
+(APScheduler SQLAlchemy store) killed in the middle of ``schedsync apply``.
+
+The scenarios live in ``tests/reliability/outage_support.py``, shared with the short CI
+tests (``tests/reliability/test_outage.py``). A service that cannot be started here is
+reported as a failed figure with the reason (never silently skipped).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
+
+import outage_support as osup  # found through the path set above
+
+from stress.figures import Figure
+
+PART = "outage"
+# (label, private service, store on it, schedules in a full / quick run, first batch)
+Scenario = tuple[str, Callable[[], AbstractContextManager[Any]], Callable[[Any], osup.Store],
+                 int, int, int]
+SCENARIOS: tuple[Scenario, ...] = (
+    ("Redis/RedBeat", osup.private_redis, osup.redbeat_store, 5000, 2000, 1000),
+    ("PostgreSQL/APScheduler", osup.private_postgres, osup.apscheduler_pg_store, 5000, 2000,
+     500),
+)
+ROUNDS = 3  # outages per store in a full run (one in a quick run)
+
+
+def run(quick: bool) -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="schedsync-outage-") as tmp:
+        for label, service, make_store, full, small, batch in SCENARIOS:
+            results = []
+            try:
+                for _ in range(1 if quick else ROUNDS):
+                    with service() as running:
+                        results.append(osup.run_outage(Path(tmp), make_store(running),
+                                                       small if quick else full, batch))
+            except osup.Unavailable as exc:
+                print(f"outage: {label} skipped: {exc}", flush=True)
+                figures.append(Figure(PART, f"{label}: private service", "unavailable",
+                                      "started", False, str(exc)))
+                continue
+            figures += scenario_figures(label, results)
+    return figures
+
+
+def scenario_figures(label: str, results: list[osup.OutageResult]) -> list[Figure]:
+    def fig(name: str, value: object, target: str, met: bool, detail: str = "") -> Figure:
+        return Figure(PART, f"{label}: {name}", str(value), target, met, detail)
+
+    tracebacks = sum(len(r.tracebacks) for r in results)
+    wrong = sum(len(r.wrong_reports) for r in results)
+    non_503 = sum(len(r.non_503) for r in results)
+    probes = sum(len(r.api_during_outage) for r in results)
+    converged = sum(1 for r in results if r.converged)
+    exits = [r.report.exit_code if r.report else None for r in results]
+    split = ", ".join(
+        f"{len(r.report.applied)} applied + {len(r.report.failed)} failed" if r.report else "-"
+        for r in results)
+    problems = [p for r in results for p in r.failures()]
+    return [
+        fig(f"outages mid-apply ({results[0].schedules} schedules each)", len(results),
+            "hit the apply", all(r.report and r.report.failed and r.report.applied
+                                 for r in results), split),
+        fig("CLI exit code during the outage / tracebacks",
+            f"{'/'.join(str(e) for e in exits)} / {tracebacks}", "1 / 0",
+            tracebacks == 0 and all(e == 1 for e in exits),
+            "; ".join(problems)[:300] if tracebacks else ""),
+        fig("wrong report lines (vs live store after restart)", wrong, "0", wrong == 0,
+            "; ".join(w for r in results for w in r.wrong_reports)[:300]),
+        fig("non-503 answers to store-bound API requests", f"{non_503} of {probes}", "0",
+            non_503 == 0, "; ".join(p for r in results for p in r.non_503)[:300]),
+        fig("converged after restart (apply, then empty plan)",
+            f"{converged}/{len(results)}", "all", converged == len(results)),
+    ]
