@@ -3,7 +3,8 @@
 ``${VAR}`` and ``${VAR:-default}`` are expanded from the environment in string values
 only after parsing, so an expanded value can never change the YAML structure; a
 missing variable without a default is an error that names the variable (never its
-value: values may be secrets).
+value: values may be secrets). Secret-looking values are handed to ``engine.redact``,
+which masks them in everything printed, logged or returned.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from schedsync.engine.errors import ConfigError
+from schedsync.engine.redact import remember_env
 
 CONFIG_NAME = "schedsync.yaml"
 SCHEDULES_DIR = "schedules"
@@ -63,6 +65,7 @@ def expand_env(
                 return "$"
             name, default = match.group(1), match.group(2)
             if name in env:
+                remember_env(name, env[name])  # masked in every message from now on
                 return env[name]
             if default is not None:
                 return default

@@ -13,6 +13,13 @@ class FatalError(Exception):
 
     exit_code = 1
 
+    def __str__(self) -> str:
+        # Every CLI message, API error body and log line of a user error goes through
+        # here: URL passwords and ${VAR} secrets are masked (engine/redact.py).
+        from schedsync.engine.redact import redact
+
+        return redact(super().__str__())
+
 
 class ConfigError(FatalError):
     """``schedsync.yaml`` is missing or invalid, or the repository cannot be read."""

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from schedsync.engine.errors import FatalError
+from schedsync.engine.redact import redact
 from schedsync.server.context import ApiContext
 from schedsync.server.errors import ApiError, from_engine
 from schedsync.server.handlers import meta, schedules, session, sync
@@ -50,7 +51,7 @@ ROUTES = [
 
 
 def _error(request: Request, exc: ApiError) -> Response:
-    body = error_body(exc.code, exc.message, exc.details, request_id(request.scope))
+    body = error_body(exc.code, redact(exc.message), exc.details, request_id(request.scope))
     return OrjsonResponse(body, status_code=exc.status)
 
 

@@ -12,9 +12,11 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from schedsync.engine.redact import protect_logger
 from schedsync.server.responses import error_body
 
 log = logging.getLogger("schedsync.server")
+protect_logger("schedsync.server")  # a traceback may quote a URL with its password
 
 
 def request_id(scope: Scope) -> str:

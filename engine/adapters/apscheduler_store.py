@@ -66,7 +66,7 @@ def resolve_url(url: str, repo_root: Path) -> URL:
     """``sqlite:///rel`` is relative to the repository; PostgreSQL goes through psycopg 3."""
     try:
         parsed = make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f"apscheduler url {url!r} is not a database URL; write e.g. "
             "'sqlite:///.schedsync/jobs.sqlite' or 'postgresql://user@host/db'"
