@@ -257,10 +257,10 @@ def write_repo(root: Path, files: dict[str, bytes | str], *, commit: bool = True
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content.encode() if isinstance(content, str) else content)
     if commit:
-        repo = git.Repo.init(root)
-        repo.index.add(list(everything))
-        actor = git.Actor("fuzz", "fuzz@example.com")
-        repo.index.commit("schedules", author=actor, committer=actor)
+        with git.Repo.init(root) as repo:  # closed: no git process outlives the test
+            repo.index.add(list(everything))
+            actor = git.Actor("fuzz", "fuzz@example.com")
+            repo.index.commit("schedules", author=actor, committer=actor)
     return root
 
 

@@ -52,6 +52,16 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # A shell cannot pass a NUL byte, but a wrapper calling main(argv) can; every
+        # path and name would then fail deep inside with "embedded null byte".
+        for arg in args:
+            if "\x00" in arg:
+                raise click.UsageError(
+                    f"the argument {arg!r} contains a NUL byte; remove it", ctx=ctx
+                )
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         # The one place user errors become messages and exit codes (also under click's
         # test runner, which calls the group directly).
@@ -62,6 +72,11 @@ class LazyGroup(click.Group):
         except FatalError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # A file the user named cannot be read or written (missing folder, no
+            # permission, disk full): their environment, not a bug in schedsync.
+            click.secho(f"Error: {_os_error(exc)}", fg="red", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,6 +130,12 @@ def _report(exc: Exception) -> int:
         err=True,
     )
     return 3
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    what = exc.strerror or str(exc)
+    return f"{where}{what}; check that the path exists and that you may read and write it"
 
 
 def repo_option(ctx: click.Context) -> Path | None:

@@ -1,0 +1,226 @@
+"""Hostile CLI arguments and repositories: every run ends with a message and exit code
+0, 1 or 2, never a traceback (click's runner for volume, real processes for the end)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from fuzz_support import (
+    PATH_TRICKS,
+    TEXT,
+    TRACEBACK,
+    UNICODE_ODDITIES,
+    alias_bomb,
+    config_files,
+    invoke,
+    run_process,
+    schedule_files,
+    write_repo,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
+
+# Each command with the options it takes; values come from VALUES.
+COMMANDS: dict[str, list[str]] = {
+    "validate": ["--format", "--no-cache"],
+    "plan": ["--project", "--scheduler", "--format", "--prune", "--detailed-exitcode", "--out"],
+    "apply": ["PLANFILE"],
+    "diff": ["--base", "--head", "--format", "--detailed-exitcode", "--now"],
+    "import": ["--project", "--scheduler", "--dry-run"],
+    "resync": ["--project", "--direction", "--prune", "--dry-run"],
+    "fires": ["PROJECT", "NAME", "--limit"],
+    "trigger": ["PROJECT", "NAME"],
+    "schema": [],
+    "token": ["create", "revoke", "--user", "--email", "--role"],
+    "serve": ["--port", "--host"],
+}
+FLAGS = {"--no-cache", "--prune", "--detailed-exitcode", "--dry-run", "create", "revoke"}
+VALUES: dict[str, st.SearchStrategy[str]] = {
+    "--format": st.sampled_from(["text", "json", "github", "markdown", "xml", ""]),
+    "--project": st.sampled_from(["acme", "nope", "ACME"]) | TEXT,
+    "--scheduler": st.sampled_from(["aps", "nope"]) | TEXT,
+    "--base": st.sampled_from(["HEAD", "HEAD~1", "main", "--upload-pack=x", "-x", "@{-1}",
+                               "HEAD:schedsync.yaml", "0" * 40, "../x"]) | TEXT,
+    "--head": st.sampled_from(["HEAD", "HEAD^", "refs/heads/x"]) | TEXT,
+    "--now": st.sampled_from(["2026-12-01T08:00:00Z", "2026-12-01", "9999-12-31T23:59:59-23:59",
+                              "0001-01-01T00:00:00+14:00", "now"]) | TEXT,
+    "--direction": st.sampled_from(["repo_to_scheduler", "scheduler_to_repo", "both"]) | TEXT,
+    "--limit": st.sampled_from(["1", "0", "-1", "500", "501", "9" * 30, "1e3", "x"]),
+    "PROJECT": st.sampled_from(["acme", "nope", "../acme"]) | TEXT,
+    "NAME": st.sampled_from(["email.digest", "nope", "../x"]) | TEXT,
+    "PLANFILE": st.sampled_from(["garbage.json", "list.json", "big.json", "stale.json",
+                                 "missing.json", ".", "/", "/dev/null"]),
+    "--out": st.sampled_from(["out.json", "missing/dir/out.json", "/proc/self/x", "."]),
+    # Never real ports or hosts: a bad value must be refused before anything listens.
+    "--port": st.sampled_from(["-1", "65536", "x", "9" * 30]),
+    "--host": st.sampled_from(["256.0.0.1", "", "::::", "\u202e"]),
+    "--user": TEXT,
+    "--email": TEXT,
+    "--role": st.sampled_from(["acme=admin", "acme=root", "=", "nope=viewer", "acme"]) | TEXT,
+}
+NOISE = st.sampled_from(["--help", "-h", "--bogus", "--", "-", "--format=json", "--repo"]) | TEXT
+
+
+@st.composite
+def argvs(draw: st.DrawFn) -> list[str]:
+    """A command line: a command, some of its options with odd values, some noise."""
+    command = draw(st.sampled_from([*COMMANDS, "nope", ""]))
+    argv = [command]
+    for option in draw(st.lists(st.sampled_from(COMMANDS.get(command) or ["--x"]),
+                                max_size=4, unique=True)):
+        if option in FLAGS:
+            argv.append(option)
+        elif option.isupper():
+            argv.append(draw(VALUES[option]))
+        else:
+            argv += [option, draw(VALUES.get(option, TEXT))]
+    if draw(st.integers(0, 4)) == 0:
+        argv.insert(draw(st.integers(0, len(argv))), draw(NOISE))
+    if "--help" in argv or "-h" in argv or (command == "serve" and "--port" not in argv):
+        argv.append("--port=-1")  # serve must never start listening here
+    return argv
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_repo(tmp_path_factory.mktemp("cli") / "repo", {})
+    (root / "garbage.json").write_bytes(b"\xff\x00{]")
+    (root / "list.json").write_bytes(b"[]")
+    (root / "big.json").write_text(json.dumps({"format_version": 10**30, "groups": [{}]}))
+    assert invoke(["--repo", str(root), "plan", "--out", str(root / "stale.json")]).exit_code == 0
+    (root / "schedules/acme/email.yaml").write_text((root / "schedules/acme/email.yaml")
+                                                    .read_text().replace("9", "10"))
+    return root
+
+
+@SETTINGS
+@given(argv=argvs())
+def test_cli_arguments_never_raise(repo: Path, argv: list[str]) -> None:
+    result = invoke(["--repo", str(repo), *argv], cwd=repo)
+    if "apply" in argv[:1] and result.exit_code == 0:
+        pytest.fail(f"apply without --auto-approve or a valid plan succeeded: {argv}")
+
+
+@pytest.mark.parametrize("repo_arg", [*PATH_TRICKS, *UNICODE_ODDITIES, "/dev/null", "/proc"])
+def test_odd_repo_paths_are_clear_errors(tmp_path: Path, repo_arg: str) -> None:
+    result = invoke(["--repo", repo_arg, "validate"], cwd=tmp_path)
+    assert result.exit_code in (1, 2)
+    assert "Error" in result.output
+
+
+def test_nul_bytes_in_arguments_are_usage_errors(repo: Path) -> None:
+    result = invoke(["--repo", str(repo), "plan", "--out", "a\x00b"])
+    assert result.exit_code == 2
+    assert "contains a NUL byte" in result.output
+
+
+def test_unwritable_output_is_a_clear_error(repo: Path) -> None:
+    result = invoke(["--repo", str(repo), "plan", "--out", str(repo / "no/such/dir/plan.json")])
+    assert result.exit_code == 1
+    assert "No such file or directory" in result.output
+
+
+@SETTINGS
+@given(content=schedule_files(), fmt=st.sampled_from(["text", "json", "github"]))
+def test_validate_any_schedule_file(tmp_path_factory: pytest.TempPathFactory, content: bytes,
+                                    fmt: str) -> None:
+    root = _scratch_repo(tmp_path_factory, {"schedules/acme/jobs.yaml": content})
+    result = invoke(["--repo", str(root), "validate", "--format", fmt])
+    _check_validate_output(result.exit_code, result.output, fmt)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=config_files(), command=st.sampled_from([["validate"], ["plan"],
+                                                         ["import", "--project", "acme",
+                                                          "--scheduler", "aps", "--dry-run"]]))
+def test_any_config_with_any_command(tmp_path_factory: pytest.TempPathFactory, content: bytes,
+                                     command: list[str]) -> None:
+    root = _scratch_repo(tmp_path_factory, {"schedsync.yaml": content})
+    result = invoke(["--repo", str(root), *command])
+    if result.exit_code == 1:
+        assert "Error" in result.output or "error" in result.output
+
+
+def _scratch_repo(factory: pytest.TempPathFactory, files: dict[str, bytes]) -> Path:
+    root = factory.getbasetemp() / "scratch"
+    shutil.rmtree(root, ignore_errors=True)
+    return write_repo(root, files, commit=False)
+
+
+def _check_validate_output(code: int, output: str, fmt: str) -> None:
+    assert code in (0, 1), output
+    if fmt == "json":
+        report = json.loads(output)
+        assert (code == 1) == any(d["severity"] == "error" for d in report["diagnostics"])
+    elif fmt == "github" and code == 1:
+        assert "::error file=schedules/" in output or "::error file=schedsync.yaml" in output
+
+
+# --- real processes: the installed entry point, its exit codes and its memory ------------
+
+
+MEASURED = (
+    "import resource, sys\n"
+    "from schedsync.cli.main import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "finally:\n"
+    "    print(f'maxrss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', "
+    "file=sys.stderr)\n"
+)
+
+
+def test_alias_bomb_through_the_real_cli_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    root = write_repo(tmp_path / "repo", {"schedules/acme/bomb.yaml": alias_bomb(12, 10)})
+    baseline = _measured_rss(root, ["schema"])
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", MEASURED, "--repo", str(root), "validate",
+                           "--no-cache"], capture_output=True, text=True, timeout=60, check=False)
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 1, done.stderr
+    assert "anchors and aliases expand the document" in done.stdout
+    assert TRACEBACK not in done.stdout + done.stderr
+    rss_kib = int(done.stderr.rsplit("maxrss_kib=", 1)[1])
+    # 10**12 strings would need terabytes; refusing costs what validating anything costs.
+    assert rss_kib < baseline + 64 * 1024, (rss_kib, baseline)
+    assert elapsed < 10, elapsed
+
+
+def _measured_rss(root: Path, args: list[str]) -> int:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", MEASURED, "--repo", str(root), *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return int(done.stderr.rsplit("maxrss_kib=", 1)[1])
+
+
+@pytest.mark.parametrize(("files", "args", "code", "says"), [
+    ({"schedules/acme/bad.yaml": b"schedules:\n- name: \xff\n"}, ["validate", "--format",
+                                                                   "github"], 1,
+     "::error file=schedules/acme/bad.yaml,line=2"),
+    ({"schedules/acme/big.yaml": b"schedules:\n- priority: " + b"9" * 5000 + b"\n"},
+     ["validate"], 1, "does not fit in 64 bits"),
+    ({"schedsync.yaml": b"version: 1\nprojects:\n  ../x: {}\n"}, ["plan"], 1, "projects"),
+    ({}, ["plan", "--out", "/proc/self/nope/plan.json"], 1, "No such file or directory"),
+    ({}, ["diff", "--base", "--upload-pack=touch pwned"], 1, "is not a git ref"),
+    ({}, ["--bogus"], 2, "No such option"),
+])
+def test_real_processes_end_with_a_message(tmp_path: Path, files: dict[str, bytes],
+                                           args: list[str], code: int, says: str) -> None:
+    root = write_repo(tmp_path / "repo", files)
+    done = run_process(["--repo", str(root), *args], cwd=root)
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert says in done.stdout + done.stderr
+    assert TRACEBACK not in done.stdout + done.stderr
+    assert not (root / "pwned").exists()
