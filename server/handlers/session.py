@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from starlette.requests import Request
@@ -14,6 +15,9 @@ from schedsync.server.guard import api
 from schedsync.server.responses import OrjsonResponse
 
 SESSION_TTL = timedelta(hours=8)
+# Behind a TLS proxy that does not send X-Forwarded-Proto, the server sees http:
+# SCHEDSYNC_SECURE_COOKIES=1 marks the cookies Secure anyway.
+SECURE_COOKIES_ENV = "SCHEDSYNC_SECURE_COOKIES"
 
 
 async def create_session(request: Request) -> Response:
@@ -27,7 +31,7 @@ async def create_session(request: Request) -> Response:
         raise ApiError("unauthenticated", "the token is unknown or was revoked")
     session_id, csrf = ctx.reader.state.create_session(user.name, SESSION_TTL)
     response = OrjsonResponse({"csrf_token": csrf, "user": user.name})
-    secure = request.url.scheme == "https"
+    secure = request.url.scheme == "https" or os.environ.get(SECURE_COOKIES_ENV) == "1"
     max_age = int(SESSION_TTL.total_seconds())
     response.set_cookie(SESSION_COOKIE, session_id, max_age=max_age, httponly=True,
                         samesite="lax", secure=secure, path="/")

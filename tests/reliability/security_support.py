@@ -164,11 +164,16 @@ class MatrixRunner:
         body = self.client.get(S.format(slug="acme") + "?limit=500", headers=headers).json()
         return {item["name"]: item["id"] for item in body["items"]}
 
-    def _session(self, ttl: timedelta) -> tuple[str, str]:
-        with StateStore.open(STATE, self.root) as store:
-            return store.create_session(SESSION_USER, ttl)
+    def new_session(self, ttl: timedelta) -> tuple[str, str]:
+        return self.new_session_for(SESSION_USER, ttl)
 
-    def _head(self) -> str:
+    def new_session_for(self, user: str, ttl: timedelta = timedelta(minutes=5)
+                        ) -> tuple[str, str]:
+        """(session id, CSRF value) of a new session, made in the state store directly."""
+        with StateStore.open(STATE, self.root) as store:
+            return store.create_session(user, ttl)
+
+    def head(self) -> str:
         return _head_commit(self.root)
 
     def request(self, endpoint: Endpoint, caller: str) -> Any:
@@ -179,7 +184,7 @@ class MatrixRunner:
         token = self.tokens.get(BEARER_USER.get(caller, ""))
         if caller in ("expired", "badcsrf", "session"):
             ttl = timedelta(seconds=-1) if caller == "expired" else timedelta(minutes=5)
-            session_id, csrf = self._session(ttl)
+            session_id, csrf = self.new_session(ttl)
             headers["Cookie"] = f"schedsync_session={session_id}; schedsync_csrf={csrf}"
             headers["X-CSRF-Token"] = WRONG_CSRF if caller == "badcsrf" else csrf
         elif token is not None and endpoint.key != ("POST", "/api/v1/auth/session"):
@@ -195,7 +200,7 @@ class MatrixRunner:
 
     def judge(self, endpoint: Endpoint, caller: str) -> Cell:
         expected = endpoint.expected[caller]
-        before = self._head()
+        before = self.head()
         response = self.request(endpoint, caller)
         error = _error_code(response)
         status_ok = str(response.status_code) == expected.rstrip("c")
@@ -207,7 +212,7 @@ class MatrixRunner:
             want = {"have": MEMBER_ROLE[caller], "need": endpoint.role}
             if details != want:
                 status_ok, why = False, f"(details {details} should be {want})"
-        if status_ok and response.status_code >= 400 and self._head() != before:
+        if status_ok and response.status_code >= 400 and self.head() != before:
             status_ok, why = False, "(refused, yet a commit was made)"
         return Cell(endpoint, caller, expected, response.status_code, error, status_ok, why)
 
@@ -285,3 +290,53 @@ def run_matrix(root: Path) -> tuple[list[Cell], list[str]]:
     """Every cell judged, and the coverage gaps between the table and the server."""
     with matrix_server(root) as runner:
         return runner.run(), coverage_gaps(runner)
+
+
+# -- CSRF ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def _csrf_variants(runner: MatrixRunner, csrf: str) -> dict[str, dict[str, str]]:
+    """Ways a forged or careless request can get the CSRF header wrong."""
+    _, other_csrf = runner.new_session(timedelta(minutes=5))  # a real value, of another session
+    flipped = csrf[:-1] + ("A" if csrf[-1] != "A" else "B")
+    return {
+        "no header": {},
+        "empty header": {"X-CSRF-Token": ""},
+        "one character changed": {"X-CSRF-Token": flipped},
+        "prefix of the value": {"X-CSRF-Token": csrf[:-1]},
+        "value plus a character": {"X-CSRF-Token": csrf + "x"},
+        "another session's value": {"X-CSRF-Token": other_csrf},
+        "value in a query string only": {},
+    }
+
+
+def csrf_checks(runner: MatrixRunner) -> list[Check]:
+    """Every CSRF-protected endpoint x every wrong header: 403 csrf_failed, nothing
+    written; then the right header works (so the refusals are about CSRF alone)."""
+    checks = []
+    for endpoint in [e for e in ENDPOINTS if e.csrf]:
+        session_id, csrf = runner.new_session(timedelta(minutes=5))
+        cookie = f"schedsync_session={session_id}; schedsync_csrf={csrf}"
+        for name, extra in _csrf_variants(runner, csrf).items():
+            before = runner.head()
+            path = _path(runner, endpoint, "session")
+            if name == "value in a query string only":
+                path += f"?csrf_token={csrf}"
+            response = runner.client.request(
+                endpoint.method, path, headers={"Cookie": cookie, **extra},
+                json=_body(endpoint, "session", None))
+            ok = (response.status_code == 403 and _error_code(response) == "csrf_failed"
+                  and runner.head() == before)
+            checks.append(Check(f"{endpoint.method} {endpoint.path}: {name}", ok,
+                                f"got {response.status_code} {_error_code(response)}"))
+    return checks
+
+
+def _path(runner: MatrixRunner, endpoint: Endpoint, caller: str) -> str:
+    return endpoint.path.format(slug="acme", id=runner.ids[f"m.{caller}"])

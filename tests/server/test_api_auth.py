@@ -3,7 +3,6 @@ bearer tokens, revoked tokens, browser sessions and CSRF."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -83,12 +82,12 @@ def test_malformed_authorization_is_401(api: Api, header: str | bytes) -> None:
     assert response.json()["error"] == "unauthenticated"
 
 
-def test_revoking_ends_tokens_within_a_second(api: Api) -> None:
-    assert api.call("GET", BASE, who="viewer").status_code == 200
+def test_revoking_ends_tokens_at_once(api: Api) -> None:
+    assert api.call("GET", BASE, who="viewer").status_code == 200  # now cached
     store = StateStore.open(".schedsync/state.db", api.root)
     store.revoke_tokens("viewer")
     store.close()
-    time.sleep(1.05)  # the server caches a look-up for at most a second
+    # Any commit to the SQLite state drops the server's cached look-ups.
     assert api.call("GET", BASE, who="viewer").status_code == 401
 
 
