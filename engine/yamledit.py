@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ __all__ = [
     "ScheduleNotFound",
     "add_schedule",
     "find_schedule_names",
+    "item_span",
     "remove_schedule",
     "rename_schedule",
     "update_schedule",
@@ -88,6 +90,8 @@ ENTRY_ORDER: tuple[str, ...] = (
 )
 _TAG = "tag:yaml.org,2002:"
 _DEFAULT_INDENT = 2
+# A quote character, or how to find the file's own when a value turns out to need one.
+Quote = str | Callable[[], str]
 
 
 class ScheduleFileError(FatalError):
@@ -131,13 +135,27 @@ def add_schedule(text: str, entry: dict[str, Any]) -> str:
     return doc.finish(expected)
 
 
-def update_schedule(text: str, name: str, changes: dict[str, Any]) -> str:
+def update_schedule(
+    text: str, name: str, changes: dict[str, Any], *, line: int | None = None
+) -> str:
     """Apply top-level ``changes`` to schedule ``name``; ``None`` deletes a field.
 
     Mappings (``trigger``, ``kwargs``) are edited key by key, so changing ``hour``
     touches only the text of ``hour``.
+
+    ``line``: the 1-based line where the schedule's mapping starts, as a parse of this
+    very ``text`` found it (a loaded repository whose hash of the file matches). The
+    edit then parses and verifies only that list item (``item_span``), not the file;
+    where that cannot be done safely it falls back to the whole file.
     """
-    doc = _Doc(text)
+    if line is not None and changes.get("name", name) == name:
+        edited = _update_item(text, name, changes, line)
+        if edited is not None:
+            return edited
+    return _update(_Doc(text), name, changes)
+
+
+def _update(doc: _Doc, name: str, changes: dict[str, Any]) -> str:
     index, item = doc.find(name)
     new_name = changes.get("name", name)
     if new_name != name and new_name in dict(doc.items()):
@@ -157,6 +175,96 @@ def update_schedule(text: str, name: str, changes: dict[str, Any]) -> str:
         return [new_value if i == index else v for i, v in enumerate(items)]
 
     return doc.finish(doc.data_with(replace))
+
+
+_DASH = re.compile(r"( *)- +[^ \r\n#]")
+
+
+def item_span(text: str, line: int) -> tuple[int, int] | None:
+    """Where the ``schedules`` item whose mapping starts on ``line`` lies: ``[start, end)``
+    from the start of its ``- `` line to the end of its last line indented deeper than
+    the dash (comment and blank lines after it are not part of it).
+
+    None when the item cannot be cut out by lines (line breaks libyaml counts that we
+    would not, the mapping not on the dash line). A cut that ends inside a multi-line
+    quoted scalar or flow collection leaves it unclosed, so parsing the cut fails and
+    callers fall back to the whole file: a cut that parses is the whole item.
+    """
+    if line < 2 or _odd_breaks(text):
+        return None
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    pos = _next_line(text, start)
+    dash = _DASH.match(text, start, pos)
+    if dash is None:
+        return None
+    indent, end = len(dash.group(1)), pos
+    while pos < len(text):
+        after = _next_line(text, pos)
+        body = text[pos:after].lstrip(" ")
+        if body.strip() and not body.startswith("#"):
+            if after - pos - len(body) <= indent:
+                break
+            end = after
+        pos = after
+    return start, end
+
+
+def _odd_breaks(text: str) -> bool:
+    """Line breaks libyaml counts that a split on newlines would not."""
+    if "\x85" in text or "\u2028" in text or "\u2029" in text:
+        return True
+    return "\r" in text and text.count("\r") != text.count("\r\n")
+
+
+def _next_line(text: str, pos: int) -> int:
+    nl = text.find("\n", pos)
+    return len(text) if nl < 0 else nl + 1
+
+
+def _update_item(text: str, name: str, changes: dict[str, Any], line: int) -> str | None:
+    """``update_schedule`` on the item alone (``item_span``); None: use the whole file.
+
+    The item is parsed as ``schedules:`` plus its own lines. Whatever the splices do
+    stays inside those lines and is verified there; the rest of the file is not
+    touched, and since the cut parses as one closed item, the lines after it still
+    begin the next item (or key) exactly as before.
+    """
+    span = item_span(text, line)
+    if span is None:
+        return None
+    start, end = span
+    item = text[start:end]
+    # An anchor may be used by other items (editing it would change them unseen).
+    if "&" in item:
+        return None
+    newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
+    head = "schedules:" + newline
+    try:
+        doc = _Doc(head + item, quote_source=text)
+        if doc.seq is None or len(doc.seq.value) != 1 or _has_block_scalar(doc.seq):
+            return None
+        edited = _update(doc, name, changes)
+    except (ScheduleFileError, ScheduleNotFound):
+        return None
+    if not edited.startswith(head):
+        return None
+    return text[:start] + edited[len(head) :] + text[end:]
+
+
+def _has_block_scalar(node: Node) -> bool:
+    # A '|+' scalar last in the item keeps the blank lines after the cut: leave such
+    # items to the whole-file path rather than reason about them.
+    if isinstance(node, ScalarNode):
+        return node.style in ("|", ">")
+    if isinstance(node, MappingNode):
+        return any(_has_block_scalar(k) or _has_block_scalar(v) for k, v in node.value)
+    if isinstance(node, SequenceNode):
+        return any(_has_block_scalar(v) for v in node.value)
+    return False
 
 
 def remove_schedule(text: str, name: str) -> str:
@@ -278,10 +386,12 @@ def _double_quoted(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _string(value: str, flow: bool, quote: str, plain: bool = True) -> str:
+def _string(value: str, flow: bool, quote: Quote, plain: bool = True) -> str:
     """Plain when allowed and safe, else quoted with ``quote`` (``'`` only if it can)."""
     if plain and _plain_ok(value, flow):
         return value
+    if not isinstance(quote, str):
+        quote = quote()  # the file's style is worked out only when a value needs quotes
     if quote == "'" and all(_printable(ch) for ch in value):
         return "'" + value.replace("'", "''") + "'"
     return _double_quoted(value)
@@ -302,7 +412,7 @@ def _float(value: float) -> str:
     return mantissa + ("e" + exponent if exponent else "")
 
 
-def _scalar(value: Any, flow: bool, quote: str, plain: bool = True) -> str:
+def _scalar(value: Any, flow: bool, quote: Quote, plain: bool = True) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -321,7 +431,7 @@ def _scalar(value: Any, flow: bool, quote: str, plain: bool = True) -> str:
     )
 
 
-def _text(value: Any, quote: str, flow: bool) -> str:
+def _text(value: Any, quote: Quote, flow: bool) -> str:
     """One-line YAML for any JSON value; ``flow`` says whether we are inside brackets."""
     if isinstance(value, dict):
         pairs = (f"{_key(k, quote, True)}: {_text(v, quote, True)}" for k, v in value.items())
@@ -331,7 +441,7 @@ def _text(value: Any, quote: str, flow: bool) -> str:
     return _scalar(value, flow, quote)
 
 
-def _key(key: Any, quote: str, flow: bool) -> str:
+def _key(key: Any, quote: Quote, flow: bool) -> str:
     if not isinstance(key, str):
         raise ScheduleFileError(f"mapping keys must be strings, got {key!r}")
     return _string(key, flow, quote)
@@ -351,7 +461,9 @@ class _Splice:
 class _Doc:
     """One parsed file plus the splices planned against it."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, quote_source: str | None = None) -> None:
+        # ``quote_source``: the whole file, when ``text`` is one item cut out of it.
+        self.quote_source = quote_source
         # libyaml skips a byte-order mark without counting it in positions.
         self.bom = "\ufeff" if text.startswith("\ufeff") else ""
         text = text[len(self.bom) :]
@@ -519,11 +631,11 @@ class _Doc:
     def data_with(self, change: Any) -> Any:
         return {**self.data, "schedules": change(list(self.values))}
 
-    @property
     def quote(self) -> str:
         """The quote character the file uses most (for values that need quoting)."""
         if self._quote is None:
-            self._quote = self._quote_style()
+            whole = self if self.quote_source is None else _Doc(self.quote_source)
+            self._quote = whole._quote_style()
         return self._quote
 
     # -- editing a mapping -----------------------------------------------------------

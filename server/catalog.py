@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from schedsync.server import names
 from schedsync.server.errors import not_found
 from schedsync.server.views import cron_engine, next_run, rfc3339, static_view
 
@@ -90,7 +91,7 @@ def find_by_id(ctx: ApiContext, slug: str, schedule_id: str) -> tuple[RepoSchedu
     record = ctx.reader.state.schedule_by_id(slug, schedule_id)
     if record is None:
         raise not_found(f"schedule {schedule_id!r} in project {slug!r}")
-    rs = ctx.reader.repo.find(slug, record.name)
+    rs = names.find(ctx.reader.repo, slug, record.name)
     if rs is None:
         raise not_found(f"schedule {schedule_id!r} in project {slug!r}")
     return rs, record

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schedsync.engine import yamledit
+from schedsync.engine.cache import content_hash
 from schedsync.server.errors import ApiError
 from schedsync.server.validation import validate_patch
 from schedsync.server.writes import Edit, find_current, read_text
 
 if TYPE_CHECKING:
+    from schedsync.engine.repository import RepoSchedule
     from schedsync.engine.workspace import Workspace
 
 
@@ -97,13 +99,23 @@ def patch(slug: str, schedule_id: str, body: dict[str, Any]) -> Any:
             changes.setdefault("renamed_from", old.name)
         new_scheduler = str(changes.get("scheduler", old.scheduler))
         _check_scheduler(ws, slug, new_scheduler)
-        text = yamledit.update_schedule(read_text(ws.root, rs.file), old.name, changes)
+        before = read_text(ws.root, rs.file)
+        text = yamledit.update_schedule(before, old.name, changes, line=_line(ws, rs, before))
         apply = {new_scheduler: {new_name, old.name}}
         if new_scheduler != old.scheduler:
             apply[old.scheduler] = {old.name, new_name}
-        return Edit("update", new_name, {rs.file: text}, apply, renamed_from)
+        return Edit("update", new_name, {rs.file: text}, apply, renamed_from,
+                    {rs.file: before}, rs)
 
     return plan
+
+
+def _line(ws: Workspace, rs: RepoSchedule, text: str) -> int | None:
+    """Where the schedule starts, when the loaded repository was read from this very
+    text (then yamledit parses just that item, not the whole file)."""
+    if ws.repo.file_hashes.get(rs.file) != content_hash(text.encode("utf-8")):
+        return None
+    return rs.line
 
 
 def _as_written(rs: Any, dumped: Any) -> Any:
@@ -116,11 +128,12 @@ def set_enabled(slug: str, schedule_id: str, enabled: bool) -> Any:
     def plan(ws: Workspace) -> Edit:
         rs = find_current(ws, slug, schedule_id)
         name = rs.schedule.name
-        text = read_text(ws.root, rs.file)
+        before = text = read_text(ws.root, rs.file)
         if rs.schedule.enabled != enabled:
-            text = yamledit.update_schedule(text, name, {"enabled": enabled})
+            text = yamledit.update_schedule(text, name, {"enabled": enabled},
+                                            line=_line(ws, rs, text))
         return Edit("enable" if enabled else "disable", name, {rs.file: text},
-                    {rs.schedule.scheduler: {name}})
+                    {rs.schedule.scheduler: {name}}, None, {rs.file: before}, rs)
 
     return plan
 

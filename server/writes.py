@@ -9,17 +9,22 @@ commit and is reported in the response's ``sync``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schedsync.engine.errors import FatalError
+from schedsync.server import names
 from schedsync.server.errors import ApiError, from_engine, not_found
 from schedsync.server.revalidate import revalidate
+from schedsync.server.revalidate_item import revalidate_item
 
 if TYPE_CHECKING:
-    from schedsync.engine.repository import RepoSchedule
+    from schedsync.engine.gitrepo import GitRepo
+    from schedsync.engine.repo_writer import RepoWriter
+    from schedsync.engine.repository import LoadedRepository, RepoSchedule
     from schedsync.engine.workspace import Workspace
     from schedsync.server.auth import Caller
     from schedsync.server.context import ApiContext
@@ -34,6 +39,8 @@ class Edit:
     texts: dict[str, str] = field(default_factory=dict)  # repo-relative path -> new text
     apply: dict[str, set[str]] = field(default_factory=dict)  # scheduler -> names
     renamed_from: str | None = None
+    before: dict[str, str] = field(default_factory=dict)  # texts as read when planning
+    item: RepoSchedule | None = None  # the one schedule edited in place, if that is all
 
 
 @dataclass
@@ -41,6 +48,8 @@ class WriteResult:
     name: str
     commit: str | None
     sync: dict[str, Any]
+    # Seconds per phase: "write" (edit, validation, commit, state) and "apply" (live).
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 def read_text(root: Path, rel: str) -> str:
@@ -48,21 +57,26 @@ def read_text(root: Path, rel: str) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def commit_edit(ctx: ApiContext, caller: Caller, slug: str, edit: Edit) -> str | None:
+def commit_edit(
+    ctx: ApiContext, writer: RepoWriter, caller: Caller, slug: str, edit: Edit
+) -> str | None:
     """Validate, write, commit and push ``edit``; the repository lock is held by the caller.
 
     On success the writer's repository is the validated one (no reload needed).
     """
-    from schedsync.engine.repo_writer import FileEdit, RepoWriter
+    from schedsync.engine.repo_writer import FileEdit
 
     ws = ctx.writer
-    changed = {p: t for p, t in edit.texts.items() if t != read_text(ws.root, p)}
+    changed = {
+        p: t for p, t in edit.texts.items()
+        if t != (edit.before[p] if p in edit.before else read_text(ws.root, p))
+    }
     if not changed:
         return None  # git refuses an empty commit; a no-op write makes none
-    after = revalidate(ws.repo, ws.root, changed)
+    after = _validated(ws, edit, changed)
     # One commit, pushed when a push remote exists; on a rejected push the writer puts
     # the files and the checkout back and raises PushRejected (a 409).
-    result = RepoWriter(ws.root).write(
+    result = writer.write(
         [FileEdit(path, text) for path, text in sorted(changed.items())],
         f"{edit.action} schedule {slug}/{edit.name} (API, by {caller.name})",
         author_name=caller.name,
@@ -74,6 +88,16 @@ def commit_edit(ctx: ApiContext, caller: Caller, slug: str, edit: Edit) -> str |
     return commit
 
 
+def _validated(ws: Workspace, edit: Edit, changed: dict[str, str]) -> LoadedRepository:
+    """The repository as it will be; 422 (nothing written) when the change breaks it."""
+    item = edit.item
+    if item is not None and list(changed) == [item.file] and item.file in edit.before:
+        fast = revalidate_item(ws.repo, edit.before[item.file], changed[item.file], item)
+        if fast is not None:
+            return fast
+    return revalidate(ws.repo, ws.root, changed)
+
+
 def run_write(
     ctx: ApiContext, caller: Caller, slug: str, plan_edit: Any, details: dict[str, Any]
 ) -> WriteResult:
@@ -82,13 +106,15 @@ def run_write(
 
     ws = ctx.writer
     action, target = details.get("action", "write"), details.get("target", "")
+    writer = RepoWriter(ws.root)
+    started = time.perf_counter()
     try:
-        with RepoWriter(ws.root).lock():
-            refresh(ctx)
+        with writer.lock():
+            refresh(ctx, writer.git)
             before = ws.repo
             edit: Edit = plan_edit(ws)
             target = edit.name
-            commit = commit_edit(ctx, caller, slug, edit)
+            commit = commit_edit(ctx, writer, caller, slug, edit)
             record_state(ws, slug, edit)
             if ws.repo is not before:  # files changed (committed, or no git at all)
                 ctx.publish(ws.repo)
@@ -101,21 +127,20 @@ def run_write(
     except Exception as exc:
         audit(ws, caller, action, slug, target, f"error: {type(exc).__name__}", details)
         raise
+    written = time.perf_counter()
     sync = apply_live(ws, slug, edit)
+    timing = {"write": written - started, "apply": time.perf_counter() - written}
     if edit.action == "delete" and sync["status"] == "applied":
         ws.state.forget_schedule(slug, edit.name)
         ctx.records.expire()
     audit(ws, caller, action, slug, edit.name, "ok" if sync["status"] == "applied"
           else "committed; live apply failed", {**details, "commit": commit, "sync": sync})
-    return WriteResult(edit.name, commit, sync)
+    return WriteResult(edit.name, commit, sync, timing)
 
 
-def refresh(ctx: ApiContext) -> None:
+def refresh(ctx: ApiContext, git: GitRepo | None) -> None:
     """Another process (CLI, another replica, a git pull) may have changed the files."""
     ws = ctx.writer
-    from schedsync.engine.gitrepo import GitRepo
-
-    git = GitRepo.open(ws.root)
     head = git.head() if git is not None else None
     if head is None or head != ctx.seen_head:
         ws.reload()
@@ -137,9 +162,9 @@ def apply_live(ws: Workspace, slug: str, edit: Edit) -> dict[str, Any]:
     from schedsync.engine.sync import apply_schedules
 
     errors: list[str] = []
-    for scheduler, names in sorted(edit.apply.items()):
+    for scheduler, wanted in sorted(edit.apply.items()):
         try:
-            result = apply_schedules(ws, slug, scheduler, names)
+            result = apply_schedules(ws, slug, scheduler, wanted)
         except Exception as exc:  # noqa: BLE001 - the commit stays; the caller is told why
             errors.append(f"{scheduler}: {type(exc).__name__}: {exc}")
             continue
@@ -165,7 +190,7 @@ def audit(
 
 def find_current(ws: Workspace, slug: str, schedule_id: str) -> RepoSchedule:
     record = ws.state.schedule_by_id(slug, schedule_id)
-    found = ws.repo.find(slug, record.name) if record is not None else None
+    found = names.find(ws.repo, slug, record.name) if record is not None else None
     if found is None:
         raise not_found(f"schedule {schedule_id!r} in project {slug!r}")
     return found

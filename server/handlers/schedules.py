@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schedsync.server import edits
+from schedsync.server import edits, names
 from schedsync.server.auth import Role
 from schedsync.server.body import read_json_object
 from schedsync.server.catalog import (
@@ -26,7 +26,7 @@ from schedsync.server.guard import guard
 from schedsync.server.responses import OrjsonResponse
 from schedsync.server.validation import validate_create
 from schedsync.server.views import rfc3339
-from schedsync.server.writes import run_write
+from schedsync.server.writes import WriteResult, run_write
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -102,15 +102,20 @@ async def get_schedule(request: Request) -> Response:
 
 
 async def _written(request: Request, ctx: Any, slug: str, result: Any, status: int) -> Response:
-    rs = ctx.reader.repo.find(slug, result.name)
+    rs = names.find(ctx.reader.repo, slug, result.name)
     if rs is None:  # pragma: no cover - the write just put it there
         raise ApiError("conflict", f"schedule {result.name!r} changed while it was written")
     body = {**view(ctx, rs, fresh_record(ctx, slug, result.name)), "sync": result.sync}
-    return OrjsonResponse(body, status_code=status, headers=_commit_header(result.commit))
+    return OrjsonResponse(body, status_code=status, headers=_write_headers(result))
 
 
-def _commit_header(commit: str | None) -> dict[str, str]:
-    return {"x-schedsync-commit": commit} if commit else {}
+def _write_headers(result: WriteResult) -> dict[str, str]:
+    """The commit, and where the time went (Server-Timing: the bench reads it)."""
+    headers = {"server-timing": ", ".join(
+        f"{phase};dur={seconds * 1000:.1f}" for phase, seconds in result.timing.items())}
+    if result.commit:
+        headers["x-schedsync-commit"] = result.commit
+    return headers
 
 
 async def create_schedule(request: Request) -> Response:
@@ -141,7 +146,7 @@ async def delete_schedule(request: Request) -> Response:
     details = {"action": "delete", "target": schedule_id}
     result = await ctx.in_writer(run_write, ctx, caller, slug, edits.delete(slug, schedule_id),
                                  details)
-    headers = {"x-schedsync-sync": result.sync["status"], **_commit_header(result.commit)}
+    headers = {"x-schedsync-sync": result.sync["status"], **_write_headers(result)}
     return Response(status_code=204, headers=headers)
 
 
