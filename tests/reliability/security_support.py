@@ -340,3 +340,89 @@ def csrf_checks(runner: MatrixRunner) -> list[Check]:
 
 def _path(runner: MatrixRunner, endpoint: Endpoint, caller: str) -> str:
     return endpoint.path.format(slug="acme", id=runner.ids[f"m.{caller}"])
+
+
+# -- secrets at rest: tokens, sessions ------------------------------------------------
+
+def config_with_state(state: str) -> str:
+    """The API tests' schedsync.yaml with its state at ``state`` (a path or URL)."""
+    from api_support import CONFIG
+
+    return CONFIG.replace("version: 1\n", f"version: 1\nstate: {state}\n", 1)
+
+
+def make_auth_secrets(root: Path) -> tuple[list[str], list[str]]:
+    """Creates tokens (CLI), sessions (API login), a logout and a revoke on the repo at
+    ``root``; returns (every raw secret handed out, the digest of each token)."""
+    import hashlib
+
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from schedsync.cli.main import cli
+    from schedsync.server import create_app
+
+    secrets: list[str] = []
+    for user, role in (("ana", "acme=viewer"), ("bo", "acme=admin"), ("cy", "other=operator")):
+        result = CliRunner().invoke(cli, ["--repo", str(root), "token", "create",
+                                          "--user", user, "--role", role])
+        if result.exit_code != 0:
+            raise RuntimeError(f"token create failed: {result.output}")
+        secrets.append(result.output.strip().splitlines()[-1])
+    with TestClient(create_app(root)) as client:
+        for token in secrets[:3]:
+            response = client.post("/api/v1/auth/session", json={"token": token})
+            secrets += [response.cookies["schedsync_session"], response.json()["csrf_token"]]
+            client.cookies.clear()
+        # The last session logs out; user cy is revoked (tokens and sessions end).
+        client.delete("/api/v1/auth/session", headers={
+            "Cookie": f"schedsync_session={secrets[-2]}", "X-CSRF-Token": secrets[-1]})
+    CliRunner().invoke(cli, ["--repo", str(root), "token", "revoke", "--user", "cy"])
+    digests = [hashlib.sha256(token.encode()).hexdigest() for token in secrets[:2]]
+    return secrets, digests
+
+
+def scan_database(url: str, needles: list[str]) -> dict[str, list[str]]:
+    """needle -> every ``table.column`` of the database whose value contains it."""
+    import sqlalchemy as sa
+
+    found: dict[str, list[str]] = {needle: [] for needle in needles}
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            for table in inspector.get_table_names():
+                columns = [c["name"] for c in inspector.get_columns(table)]
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                for row in conn.execute(sa.text(f'SELECT {quoted} FROM "{table}"')):
+                    for column, value in zip(columns, row, strict=True):
+                        text = _as_text(value)
+                        for needle in needles:
+                            if needle in text:
+                                found[needle].append(f"{table}.{column}")
+    finally:
+        engine.dispose()
+    return found
+
+
+def scan_files(paths: list[Path], needles: list[str]) -> dict[str, list[str]]:
+    """needle -> every file (SQLite database, WAL, shared memory) holding its bytes."""
+    found: dict[str, list[str]] = {needle: [] for needle in needles}
+    for path in paths:
+        if path.exists():
+            data = path.read_bytes()
+            for needle in needles:
+                if needle.encode() in data:
+                    found[needle].append(path.name)
+    return found
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("latin-1")
+    return "" if value is None else str(value)
+
+
+def sqlite_state_files(root: Path) -> list[Path]:
+    db = root / STATE
+    return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
