@@ -112,16 +112,16 @@ def make_repo(root: Path, store: Store) -> Path:
     return root
 
 
-def bulk_names(round_: int) -> list[str]:
-    """Round 0: bulk.0000-0499. Round 1: drops 0000-0049 and adds 0500-0549."""
-    start = 50 * round_
-    return [f"bulk.{i:04d}" for i in range(start, start + BULK)]
+def bulk_names(round_: int, count: int = BULK) -> list[str]:
+    """Round 0: bulk.0000-0499. Round 1 drops the first tenth and adds as many new."""
+    start = count // 10 * round_
+    return [f"bulk.{i:04d}" for i in range(start, start + count)]
 
 
-def write_bulk(root: Path, store: Store, round_: int) -> set[str]:
+def write_bulk(root: Path, store: Store, round_: int, count: int = BULK) -> set[str]:
     """The bulk schedule file of ``round_``; round 1 moves every cron by an hour and
     disables every tenth schedule. Returns the names."""
-    names = bulk_names(round_)
+    names = bulk_names(round_, count)
     lines = ["schedules:\n"]
     for name in names:
         i = int(name.split(".")[1])
@@ -298,14 +298,14 @@ class ApplyTrial:
         return not self.problems
 
 
-def prepare(root: Path, store: Store, variant: str, cli: Cli) -> set[str]:
+def prepare(root: Path, store: Store, variant: str, cli: Cli, count: int = BULK) -> set[str]:
     """The repository (and store) a trial's killed apply starts from."""
-    wanted = write_bulk(root, store, 0)
+    wanted = write_bulk(root, store, 0, count)
     if variant == "update":
         code, output = cli(root, "apply", "--auto-approve")
         if code != 0:
             raise RuntimeError(f"initial apply failed: {output}")
-        wanted = write_bulk(root, store, 1)
+        wanted = write_bulk(root, store, 1, count)
     return wanted
 
 
@@ -321,11 +321,11 @@ def kill_during_apply(root: Path, delay: float) -> bool:
 
 
 def apply_trial(workdir: Path, kind: str, variant: str, span: float, rng: random.Random,
-                cli: Cli = cli_process) -> ApplyTrial:
+                cli: Cli = cli_process, count: int = BULK) -> ApplyTrial:
     store = new_store(kind)
     root = make_repo(workdir, store)
     try:
-        wanted = prepare(root, store, variant, cli)
+        wanted = prepare(root, store, variant, cli, count)
         delay = rng.uniform(0, span)
         mid_apply = kill_during_apply(root, delay)
         at_kill = len(store.raw_entries(root).names)
@@ -427,7 +427,7 @@ SEED = 20
 API = "/api/v1/projects/acme/schedules"
 
 
-def seed_server_repo(root: Path) -> str:
+def seed_server_repo(root: Path, cli: Cli) -> str:
     """An APScheduler repository with ``SEED`` applied schedules and an admin token."""
     store = Store("apscheduler")
     make_repo(root, store)
@@ -441,9 +441,9 @@ def seed_server_repo(root: Path) -> str:
     repo.index.add(["schedules/acme/seed.yaml"])
     actor = git.Actor("crash", "crash@example.com")
     repo.index.commit("seed schedules", author=actor, committer=actor)
-    applied = schedsync(root, "apply", "--auto-approve")
-    if applied.returncode != 0:
-        raise RuntimeError(f"seed apply failed: {applied.stdout}{applied.stderr}")
+    code, output = cli(root, "apply", "--auto-approve")
+    if code != 0:
+        raise RuntimeError(f"seed apply failed: {output}")
     from schedsync.engine.state import StateStore
 
     with StateStore.open(STATE, root) as state:
@@ -581,12 +581,22 @@ def write_until_killed(server: ServerProcess, token: str, delay: float, writers:
     return writes
 
 
+# (what disagrees, how): categories let a test tell a known bug from a new one.
+Disagreement = tuple[str, str]
+# Categories of the two known bugs (docs/reliability.md, "Crash safety").
+INDEX_LOCK = "git index.lock"
+DIRTY = "uncommitted write"
+
+
 @dataclass
 class ServerTrial:
     acknowledged: int
     in_flight_at_kill: int
     commits: int
-    disagreements: list[str]
+    disagreements: list[Disagreement]
+
+    def categories(self) -> set[str]:
+        return {category for category, _ in self.disagreements}
 
 
 def run_git(root: Path, *args: str) -> str:
@@ -601,18 +611,21 @@ def yaml_names(text: str) -> list[str]:
     return [str(item["name"]) for item in data.get("schedules") or []]
 
 
-def check_git(root: Path, base: str) -> tuple[int, list[str]]:
-    """Every commit since ``base`` is one API write whose files parse and whose message
-    names a schedule that the commit's YAML holds; the worktree matches HEAD."""
+def check_worktree(root: Path) -> list[Disagreement]:
     problems = []
     if (root / ".git" / "index.lock").exists():
-        problems.append("git: .git/index.lock left behind (every later commit fails)")
+        problems.append((INDEX_LOCK, ".git/index.lock left behind: every later commit fails"))
     dirty = run_git(root, "status", "--porcelain", "--untracked-files=all").strip()
     if dirty:
-        problems.append(f"git: worktree differs from HEAD: {dirty.splitlines()[:4]}")
+        problems.append((DIRTY, f"worktree differs from HEAD: {dirty.splitlines()[:4]}"))
+    return problems
+
+
+def check_history(root: Path, base: str) -> tuple[int, list[Disagreement]]:
+    """Every commit since ``base`` is one API write whose file parses and whose message
+    names a schedule that the commit's YAML holds."""
     commits = run_git(root, "rev-list", "--reverse", f"{base}..HEAD").split()
-    for commit in commits:
-        problems += check_commit(root, commit)
+    problems = [("git history", p) for commit in commits for p in check_commit(root, commit)]
     return len(commits), problems
 
 
@@ -622,13 +635,13 @@ def check_commit(root: Path, commit: str) -> list[str]:
     action, _, rest = message.partition(" schedule acme/")
     name = rest.split(" (API")[0]
     if not rest or len(files) != 1:
-        return [f"git: commit {commit[:10]} ({message!r}) touches {files}"]
+        return [f"commit {commit[:10]} ({message!r}) touches {files}"]
     try:
         names = yaml_names(run_git(root, "show", f"{commit}:{files[0]}"))
     except Exception as exc:  # noqa: BLE001 - any parse failure is the finding
-        return [f"git: {files[0]} at {commit[:10]} does not parse: {exc}"]
+        return [f"{files[0]} at {commit[:10]} does not parse: {exc}"]
     if name not in names or len(names) != len(set(names)):
-        return [f"git: {files[0]} at {commit[:10]} ({action}) lacks {name!r} or repeats names"]
+        return [f"{files[0]} at {commit[:10]} ({action}) lacks {name!r} or repeats names"]
     return []
 
 
@@ -639,63 +652,74 @@ def head_names(root: Path) -> set[str]:
     return set(names)
 
 
-def check_restarted(root: Path, log: Path, token: str, writes: Writes) -> list[str]:
-    """After the restart: API, YAML and state agree, and writes work again."""
+def check_restarted(root: Path, log: Path, token: str, writes: Writes) -> list[Disagreement]:
+    """After the restart: acknowledged writes are there, the API lists what the YAML
+    holds, and writes work again."""
     import httpx
 
     problems = []
     wanted = head_names(root)
     missing = writes.created - wanted
     if missing:
-        problems.append(f"acknowledged creates missing from the YAML: {sorted(missing)[:5]}")
+        problems.append(("lost write", f"acknowledged creates missing: {sorted(missing)[:5]}"))
     server = ServerProcess(root, log)
     try:
         headers = {"Authorization": f"Bearer {token}"}
         listed = httpx.get(server.url + API + "?limit=500", headers=headers, timeout=60)
         api_names = {item["name"] for item in listed.json()["items"]}
         if api_names != wanted:
-            problems.append(f"API lists {len(api_names)} schedules, the YAML has {len(wanted)}")
+            problems.append(("api", f"lists {len(api_names)} schedules, the YAML {len(wanted)}"))
         body = {"name": "after.restart", "scheduler": "live", "trigger_type": "cron",
                 "trigger": "5 5 * * *", "task": "schedsync.demo_tasks:heartbeat"}
         created = httpx.post(server.url + API, json=body, headers=headers, timeout=120)
         if created.status_code != 201 or created.json().get("sync") != {"status": "applied"}:
-            problems.append(f"a write after the restart got {created.status_code}: "
-                            f"{created.text[:300]}")
+            problems.append(("write after restart", f"got {created.status_code}: "
+                                                    f"{created.text[:300]}"))
     finally:
         server.stop()
     return problems
 
 
-def check_live_and_state(root: Path) -> list[str]:
+def check_live_and_state(root: Path, cli: Cli) -> list[Disagreement]:
     """The state passes its check; apply converges the live store onto the YAML."""
     problems: list[str] = []
-    check_state(root, cli_process, problems)
-    code, output = cli_process(root, "apply", "--auto-approve", "--prune")
+    check_state(root, cli, problems)
+    found = [("state", p) for p in problems]
+    code, output = cli(root, "apply", "--auto-approve", "--prune")
     if code != 0:
-        problems.append(f"apply after the restart exited {code}: {output.strip()[-300:]}")
+        found.append(("live", f"apply after the restart exited {code}: {output[-300:]}"))
     wanted = head_names(root)
     raw = aps_raw_entries(root / APS_STORE)
     lost, dup = raw.lost(wanted), raw.duplicated(wanted)
     if lost or dup:
-        problems.append(f"live store: {len(lost)} lost, {dup} duplicated after apply")
+        found.append(("live", f"{len(lost)} lost, {dup} duplicated entries after apply"))
     unbound = wanted ^ set(bound_names(root))
     if unbound:
-        problems.append(f"state: bindings differ from the YAML for {sorted(unbound)[:5]}")
-    return problems
+        found.append(("state", f"bindings differ from the YAML for {sorted(unbound)[:5]}"))
+    return found
 
 
-def server_trial(workdir: Path, rng: random.Random, writers: int = 3) -> ServerTrial:
+def check_after_kill(root: Path, base: str, log: Path, token: str, writes: Writes,
+                     cli: Cli) -> tuple[int, list[Disagreement]]:
+    problems = check_worktree(root)
+    commits, history = check_history(root, base)
+    problems += history
+    problems += [("http 5xx", e) for e in writes.errors[:3]]
+    problems += check_restarted(root, log, token, writes)
+    problems += check_live_and_state(root, cli)
+    if "Traceback" in log.read_text(errors="replace"):
+        problems.append(("traceback", f"in the server log {log}"))
+    return commits, problems
+
+
+def server_trial(workdir: Path, rng: random.Random, writers: int = 3,
+                 cli: Cli = cli_process) -> ServerTrial:
     root = workdir / "repo"
-    token = seed_server_repo(root)
+    token = seed_server_repo(root, cli)
     base = run_git(root, "rev-parse", "HEAD").strip()
     log = workdir / "server.log"
     writes = write_until_killed(ServerProcess(root, log), token, rng.uniform(1.0, 4.0), writers)
-    commits, problems = check_git(root, base)
-    problems += [f"HTTP 5xx during writes: {e}" for e in writes.errors[:3]]
-    problems += check_restarted(root, log, token, writes)
-    problems += check_live_and_state(root)
-    if "Traceback" in log.read_text(errors="replace"):
-        problems.append(f"traceback in the server log {log}")
+    commits, problems = check_after_kill(root, base, log, token, writes, cli)
     return ServerTrial(writes.acknowledged, writes.in_flight_at_kill, commits, problems)
 
 
@@ -710,7 +734,8 @@ def server_figures(results: list[ServerTrial]) -> list[Figure]:
     bad = sum(len(r.disagreements) for r in results)
     mid = sum(r.in_flight_at_kill > 0 for r in results)
     acked = sum(r.acknowledged for r in results)
-    first = next((r.disagreements[0] for r in results if r.disagreements), "")
+    kinds = Counter(category for r in results for category, _ in r.disagreements)
+    first = "; ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
     return [
         Figure(PART, "server: kill -9 trials during API writes", str(n), f">= {n}", n > 0,
                f"{acked} writes acknowledged before the kills"),
