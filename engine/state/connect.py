@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from schedsync.engine.redact import redact_url
 from schedsync.engine.state.errors import StateError
 
 BUSY_TIMEOUT_S = 30.0
@@ -82,7 +83,13 @@ def sqlite_engine(path: Path) -> sa.Engine:
 def make_engine(location: str, repo_root: Path) -> tuple[sa.Engine, str]:
     """The engine and a printable name for messages (passwords hidden)."""
     if is_postgres(location):
-        engine = sa.create_engine(postgres_url(location), pool_pre_ping=True)
+        try:
+            engine = sa.create_engine(postgres_url(location), pool_pre_ping=True)
+        except (sa.exc.ArgumentError, ValueError) as exc:  # e.g. a port that is no number
+            raise StateError(
+                f"state URL {redact_url(location)!r} in schedsync.yaml is malformed ({exc}); "
+                "write e.g. postgresql://user@host:5432/dbname"
+            ) from None
         return engine, engine.url.render_as_string(hide_password=True)
     path = sqlite_path(location, repo_root)
     return sqlite_engine(path), str(path)

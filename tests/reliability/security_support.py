@@ -426,3 +426,242 @@ def _as_text(value: Any) -> str:
 def sqlite_state_files(root: Path) -> list[Path]:
     db = root / STATE
     return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+
+
+# -- secrets in output: ${VAR} values never printed, logged, returned or recorded -------
+
+SECRET_CONFIG = """\
+version: 1
+state: ${STATE_URL:-.schedsync/state.db}
+projects:
+  acme:
+    timezone: Europe/Berlin
+    schedulers:
+      beat:
+        type: celery-beat
+        store: redbeat
+        url: ${REDIS_URL}
+      aps:
+        type: apscheduler
+        jobstore: sqlalchemy
+        url: ${APS_URL}
+"""
+SECRET_SCHEDULES = """\
+schedules:
+  - name: a.one
+    scheduler: aps
+    trigger_type: interval
+    trigger: {every: 5, period: minutes}
+    task: schedsync.demo_tasks:heartbeat
+  - name: a.two
+    scheduler: beat
+    trigger_type: interval
+    trigger: {every: 5, period: minutes}
+    task: demo.ping
+"""
+CLI_RUNS = (
+    ("validate",), ("validate", "--format", "json"), ("plan",), ("plan", "--format", "json"),
+    ("plan", "--out", "saved-plan.json"), ("apply", "saved-plan.json", "--auto-approve"),
+    ("apply", "--auto-approve"), ("import", "--project", "acme", "--dry-run"),
+    ("resync", "--project", "acme", "--direction", "repo_to_scheduler", "--dry-run"),
+    ("trigger", "acme", "a.one"), ("fires", "acme", "a.one"),
+    ("diff", "--base", "HEAD"), ("token", "create", "--user", "root", "--admin"), ("serve",),
+)
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def secret_environments(secret: str, pg_database: str | None) -> dict[str, dict[str, str]]:
+    """Scenario name -> the environment it runs in; every URL carries ``secret``."""
+    port = closed_port()
+    envs = {
+        "stores unreachable": {
+            "REDIS_URL": f"redis://:{secret}@127.0.0.1:{port}/0",
+            "APS_URL": f"postgresql://postgres:{secret}@127.0.0.1:{port}/jobs"},
+        "store URLs malformed": {
+            "REDIS_URL": f"redis://:{secret}@[bad/0",
+            "APS_URL": f"postgres:{secret}@127.0.0.1:notaport/jobs"},
+        "state unreachable": {
+            "STATE_URL": f"postgresql://postgres:{secret}@127.0.0.1:{port}/state",
+            "REDIS_URL": "redis://127.0.0.1:6379/5", "APS_URL": "sqlite:///jobs.sqlite"},
+        "state URL malformed": {
+            "STATE_URL": f"postgresql://postgres:{secret}@127.0.0.1:notaport/state",
+            "REDIS_URL": "redis://127.0.0.1:6379/5", "APS_URL": "sqlite:///jobs.sqlite"},
+    }
+    if pg_database is not None:  # the server trusts local users: the password is ignored
+        url = f"postgresql://postgres:{secret}@127.0.0.1:5432/{pg_database}"
+        envs["state and job store reachable"] = {
+            "STATE_URL": url, "APS_URL": url,
+            # Redis refuses AUTH when it has no password: another error path.
+            "REDIS_URL": f"redis://:{secret}@127.0.0.1:6379/5"}
+    return envs
+
+
+class Capture:
+    """Everything a scenario printed, logged, wrote or answered, by where it came from."""
+
+    def __init__(self) -> None:
+        self.texts: list[tuple[str, str]] = []
+
+    def add(self, where: str, text: str) -> None:
+        self.texts.append((where, text))
+
+    def leaks(self, secret: str) -> list[str]:
+        from urllib.parse import quote
+
+        forms = {secret, quote(secret, safe="")}
+        return [where for where, text in self.texts if any(f in text for f in forms)]
+
+
+class _LogRecords:
+    def __init__(self) -> None:
+        import logging
+
+        self.lines: list[str] = []
+        outer = self
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                outer.lines.append(self.format(record))
+
+        self.handler = Handler(logging.DEBUG)
+        self.handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    @contextmanager
+    def attached(self) -> Iterator[None]:
+        import logging
+
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(self.handler)
+        root.setLevel(logging.DEBUG)
+        try:
+            yield
+        finally:
+            root.removeHandler(self.handler)
+            root.setLevel(level)
+
+
+def _secret_repo(root: Path) -> Path:
+    import git
+
+    (root / "schedules" / "acme").mkdir(parents=True)
+    (root / "schedsync.yaml").write_text(SECRET_CONFIG)
+    (root / ".gitignore").write_text(".schedsync/\n")
+    (root / "schedules" / "acme" / "a.yaml").write_text(SECRET_SCHEDULES)
+    repo = git.Repo.init(root)
+    repo.index.add(["schedsync.yaml", ".gitignore", "schedules/acme/a.yaml"])
+    actor = git.Actor("t", "t@example.com")
+    repo.index.commit("schedules", author=actor, committer=actor)
+    return root
+
+
+def _run_cli(root: Path, env: dict[str, str], capture: Capture, name: str) -> str | None:
+    """Every CLI command of CLI_RUNS; returns the admin token if ``token create`` worked."""
+    from unittest import mock
+
+    from click.testing import CliRunner
+
+    from schedsync.cli.main import cli
+
+    crash_log = Path(__import__("tempfile").gettempdir()) / "schedsync-crash.log"
+    token = None
+    for args in CLI_RUNS:
+        before = crash_log.stat().st_mtime_ns if crash_log.exists() else None
+        with mock.patch("uvicorn.run") as serve:  # the CLI's own work, not a server
+            result = CliRunner().invoke(cli, ["--repo", str(root), *args], env=env)
+        where = f"{name}: schedsync {' '.join(args)}"
+        capture.add(where + " (output)", result.output + (result.stderr or ""))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            capture.add(where + " (exception)", repr(result.exception))
+        if serve.called:
+            capture.add(where + " (uvicorn.run arguments)", repr(serve.call_args))
+        if crash_log.exists() and crash_log.stat().st_mtime_ns != before:
+            capture.add(where + " (crash log)", crash_log.read_text())
+        if args[:2] == ("token", "create") and result.exit_code == 0:
+            token = result.output.strip().splitlines()[-1]
+        saved = root / "saved-plan.json"
+        if saved.exists():
+            capture.add(where + " (saved plan file)", saved.read_text())
+    return token
+
+
+def _run_api(root: Path, env: dict[str, str], token: str | None, capture: Capture,
+             name: str) -> None:
+    from unittest import mock
+
+    from starlette.testclient import TestClient
+
+    from schedsync.server import create_app
+
+    where = f"{name}: API"
+    with mock.patch.dict("os.environ", env):
+        try:
+            app = create_app(root)
+        except Exception as exc:  # noqa: BLE001 - what `serve` would print is the point
+            capture.add(where + " (create_app error)", str(exc))
+            return
+        headers = {"Authorization": f"Bearer {token or 'ssk_none'}"}
+        base = "/api/v1/projects/acme/schedules"
+        with TestClient(app) as client:
+            ids = {i["name"]: i["id"] for i in client.get(base, headers=headers).json()
+                   .get("items", [])} if token else {}
+            sid = ids.get("a.one", "00000000-0000-0000-0000-000000000000")
+            calls = [("GET", base, None), ("POST", base + ":diff", {}),
+                     ("PATCH", f"{base}/{sid}", {"description": "edited"}),
+                     ("POST", f"{base}/{sid}/disable", None),
+                     ("POST", f"{base}/{sid}/trigger", None),
+                     ("POST", base + ":import", {"dry_run": True}),
+                     ("POST", base + ":resync", {"direction": "repo_to_scheduler"}),
+                     ("POST", base, {"name": "a.three", "scheduler": "beat",
+                                     "trigger_type": "interval", "task": "demo.ping",
+                                     "trigger": {"every": 9, "period": "minutes"}})]
+            for method, path, body in calls:
+                response = client.request(method, path, headers=headers, json=body)
+                capture.add(f"{where} {method} {path} ({response.status_code})",
+                            response.text + repr(dict(response.headers)))
+        _audit_records(root, capture, where)
+
+
+def _audit_records(root: Path, capture: Capture, where: str) -> None:
+    from schedsync.engine.workspace import Workspace
+
+    ws = Workspace.open(root, allow_invalid=True)
+    try:
+        for entry in ws.state.audit_entries(limit=1000):
+            capture.add(where + " (audit record)", repr(entry))
+    except Exception as exc:  # noqa: BLE001 - the state may be the broken part
+        capture.add(where + " (state unreachable for the audit)", str(exc))
+    finally:
+        ws.close()
+
+
+def _state_files(root: Path, capture: Capture, name: str) -> None:
+    for path in sqlite_state_files(root):
+        if path.exists():
+            capture.add(f"{name}: state file {path.name}", path.read_bytes().decode("latin-1"))
+
+
+def run_output_checks(tmp: Path, secret: str, pg_database: str | None) -> Capture:
+    """Every scenario of ``secret_environments``: CLI, API, logs, plan files, audit."""
+    capture = Capture()
+    logs = _LogRecords()
+    with logs.attached():
+        for index, (name, env) in enumerate(secret_environments(secret, pg_database).items()):
+            root = _secret_repo(tmp / f"scenario-{index}")
+            token = _run_cli(root, env, capture, name)
+            _run_api(root, env, token, capture, name)
+            _state_files(root, capture, name)
+    capture.add("log records (all scenarios)", "\n".join(logs.lines))
+    if pg_database is not None:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}"
+        for table_column in scan_database(url, [secret])[secret]:
+            capture.add(f"PostgreSQL state and job store: {table_column}", secret)
+    return capture
