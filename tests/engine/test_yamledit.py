@@ -11,12 +11,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from schedsync.engine.errors import FatalError, NotFound
+from schedsync.engine.loader import load_document
 from schedsync.engine.yamledit import (
     ScheduleExists,
     ScheduleFileError,
     ScheduleNotFound,
     add_schedule,
     find_schedule_names,
+    item_span,
     remove_schedule,
     rename_schedule,
     update_schedule,
@@ -595,3 +597,136 @@ def test_block_mappings_inside_a_block_list() -> None:
     assert update_schedule(text, "a", {"args": [{"b": 2}, 5]}) == text.replace(
         "      - a: 1\n        b: 2\n", "      - {b: 2}\n"
     )
+
+
+# --------------------------------------------------------------------------- the item path
+
+
+def item_lines(text: str) -> dict[str, int]:
+    """Where each schedule's mapping starts, as the repository loader records it."""
+    doc = load_document(text.encode("utf-8"), "schedules/acme/x.yaml")
+    return {
+        item["name"]: doc.values[("schedules", index)][0]
+        for index, item in enumerate(doc.data["schedules"])
+    }
+
+
+ITEM_STYLES = """\
+# top
+schedules:
+  # first
+  - name: a.one   # eol comment
+    trigger: {minute: "0", hour: "9"}
+    task: 'x.y:z'
+    kwargs:
+      k: v
+    description: >
+      folded
+      text
+
+  - name: a.two
+    trigger:
+      minute: '5'
+    args:
+      - 1
+      - "two"
+    description: "multi
+      line quoted"
+  -   name: a.three
+      enabled: true
+# column 0 comment
+  - name: a.four
+    kwargs: {x: [1, 2], y: {z: null}}
+  - {name: a.five, task: t}
+  - name: a.six
+    task: &anchor t
+  - name: a.seven
+    task: *anchor
+other: 1
+"""
+ITEM_CHANGES: list[dict[str, Any]] = [
+    {"description": "new"}, {"description": None}, {"enabled": False},
+    {"trigger": {"minute": "5", "hour": "10"}}, {"kwargs": {"a": "x: y", "b": [1, 2]}},
+    {"queue": "it's"}, {"args": [1, "two", None]}, {"kwargs": None}, {"task": "0"},
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [ITEM_STYLES, SPEC_STYLE, SPEC_STYLE.replace("\n", "\r\n"), FOUR_SPACE_NO_OFFSET,
+     ZERO_OFFSET, ZERO_OFFSET.rstrip("\n")],
+    ids=["styles", "spec", "crlf", "four-space", "zero-offset", "no-final-newline"],
+)
+def test_item_path_gives_exactly_the_whole_file_result(text: str) -> None:
+    for name, line in item_lines(text).items():
+        for change in ITEM_CHANGES:
+            whole = outcome(text, name, change, None)
+            assert outcome(text, name, change, line) == whole, (name, change)
+
+
+def outcome(text: str, name: str, change: dict[str, Any], line: int | None) -> str:
+    """The edited text, or the refusal (editing an anchor is refused either way)."""
+    try:
+        return update_schedule(text, name, change, line=line)
+    except FatalError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_item_path_parses_only_the_item() -> None:
+    text = "schedules:\n  - name: a\n    task: t\n  - name: b\n    task: [unclosed\n"
+    with pytest.raises(ScheduleFileError):  # the whole file does not parse...
+        update_schedule(text, "a", {"task": "u"})
+    # ...but the item does: only its line changes.
+    edited = update_schedule(text, "a", {"task": "u"}, line=2)
+    assert edited == text.replace("task: t", "task: u")
+
+
+def test_item_path_with_a_wrong_line_falls_back_to_the_whole_file() -> None:
+    lines = item_lines(SPEC_STYLE)
+    for line in (lines["email.weekly"], 1, 3, 10_000):
+        edited = update_schedule(SPEC_STYLE, "email.daily-digest", {"enabled": False}, line=line)
+        assert edited == update_schedule(SPEC_STYLE, "email.daily-digest", {"enabled": False})
+
+
+def test_item_span_is_the_item_without_the_comments_around_it() -> None:
+    text = "schedules:\n  # a\n  - name: a\n    # inside\n\n    task: t\n  # b\n  - name: b\n"
+    start, end = item_span(text, 3) or (0, 0)
+    assert text[start:end] == "  - name: a\n    # inside\n\n    task: t\n"
+    assert item_span(text.replace("\n", "\r"), 3) is None  # lines libyaml counts differently
+    assert item_span(text, 2) is None  # not a '- ' line
+    assert item_span("schedules:\n  -\n    name: a\n", 3) is None  # mapping not on the dash
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    base=_styles,
+    entries=st.lists(_entries, min_size=1, max_size=3, unique_by=lambda e: e["name"]),
+    change=st.fixed_dictionaries(
+        {},
+        optional={
+            "trigger": st.fixed_dictionaries({"minute": st.sampled_from(["5", "*/2"])}),
+            "kwargs": st.dictionaries(_text, _json, max_size=2),
+            "args": st.lists(_json, max_size=2),
+            "enabled": st.booleans(),
+            "description": st.none() | _text,
+            "queue": _text,
+        },
+    ),
+)
+def test_random_item_path_edits_equal_whole_file_edits(
+    base: str, entries: list[dict[str, Any]], change: dict[str, Any]
+) -> None:
+    existing = set(find_schedule_names(base))
+    text = base
+    for entry in entries:
+        if entry["name"] not in existing:
+            text = add_schedule(text, entry)
+    for name, line in item_lines(text).items():
+        assert update_schedule(text, name, change, line=line) == update_schedule(
+            text, name, change
+        )

@@ -329,3 +329,96 @@ def test_rules_across_files_are_kept(api: Api) -> None:
     response = api.call("POST", BASE, json={**new("email.ping"), "file": "other.yaml"})
     assert response.status_code == 409
     assert files_outside(api.root) == []
+
+
+SEVERAL = """\
+# Email jobs
+schedules:
+  - name: email.digest
+    scheduler: aps
+    trigger_type: cron
+    trigger: {minute: "0", hour: "9", day_of_week: "1"}   # Mondays
+    task: schedsync.demo_tasks:send_digest
+
+  # the ping
+  - name: email.ping
+    scheduler: aps
+    trigger_type: interval
+    trigger:
+      every: 5
+      period: minutes
+    task: schedsync.demo_tasks:heartbeat
+  - name: email.late
+    scheduler: aps
+    trigger_type: cron
+    trigger: {minute: "30", hour: "23", day_of_month: "1", day_of_week: "1"}
+    task: schedsync.demo_tasks:heartbeat
+"""
+
+
+def snapshot(repo: Any) -> tuple[list[Any], list[Any]]:
+    """What readers and later writes use: schedules with their places, diagnostics."""
+    schedules = sorted(
+        (rs.project, rs.schedule.name, rs.file, rs.index, rs.line, rs.spec,
+         rs.schedule.model_dump())
+        for items in repo.schedules.values() for rs in items
+    )
+    diagnostics = sorted((d.file, d.line, d.column, d.code, d.path, d.message)
+                         for d in repo.diagnostics.items)
+    return schedules, diagnostics
+
+
+def test_single_schedule_writes_leave_what_a_fresh_load_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api_support import make_repo, make_tokens
+    from starlette.testclient import TestClient
+
+    from schedsync.engine.repository import load_repository
+    from schedsync.server import create_app, writes
+
+    quick = []
+    real = writes.revalidate_item
+    monkeypatch.setattr(writes, "revalidate_item",
+                        lambda *a: quick.append(real(*a)) or quick[-1])
+    root = make_repo(tmp_path / "repo", {EMAIL: SEVERAL})
+    tokens = make_tokens(root)
+    with TestClient(create_app(root)) as client:
+        api = Api(client, root, tokens)
+        ctx = client.app.state.api  # type: ignore[attr-defined]
+        ids = api.ids()
+        steps = [  # lines added and removed above later schedules, fields in and out
+            ("PATCH", "email.digest", {"description": "first\nsecond"}),
+            ("PATCH", "email.ping", {"trigger": {"every": 10, "period": "minutes"}}),
+            ("PATCH", "email.digest", {"description": None}),
+            ("POST", "email.late", "disable"),
+            ("PATCH", "email.ping", {"kwargs": {"a": 1}, "queue": "slow"}),
+            ("PATCH", "email.digest", {"trigger": {"minute": "5", "hour": "9"}}),
+            ("POST", "email.late", "enable"),
+        ]
+        for method, name, body in steps:
+            if method == "POST":
+                response = api.call("POST", f"{BASE}/{ids[name]}/{body}", who="operator")
+            else:
+                response = api.call("PATCH", f"{BASE}/{ids[name]}", who="operator", json=body)
+            assert response.status_code == 200, response.text
+            assert ctx.reader.repo is ctx.writer.repo
+            fresh = load_repository(root, use_cache=False)
+            assert snapshot(ctx.writer.repo) == snapshot(fresh), (name, body)
+            assert "1 file changed" in diff_stat(root)
+    assert len(quick) == len(steps)
+    assert all(r is not None for r in quick)  # every step took the single-schedule path
+    assert any(d.code == "dom-and-dow" for d in fresh.diagnostics.items)
+
+
+def test_a_schedule_made_invalid_gets_the_repository_rule_422(api: Api) -> None:
+    head = api.git.head.commit.hexsha
+    before = (api.root / EMAIL).read_text()
+    sid = api.ids()["email.digest"]
+    body = {"trigger": {"minute": "0", "hour": "9", "day_of_month": "31", "month_of_year": "2"}}
+    response = api.call("PATCH", f"{BASE}/{sid}", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["details"]["errors"][0]
+    assert (error["file"], error["line"]) == (EMAIL, 6)  # the trigger line
+    assert api.git.head.commit.hexsha == head
+    assert (api.root / EMAIL).read_text() == before
