@@ -225,7 +225,9 @@ class Schedule(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     enabled: Annotated[bool, Field(strict=True)] = True
     timezone: TimeZone | None = None
-    queue: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    queue: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ] | None = None
     priority: Annotated[int, Field(strict=True, ge=0, le=255)] | None = None
     expires: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         default=None, description="seconds"

@@ -7,6 +7,7 @@ of the schedule model at once as one 422.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from schedsync.schemas.schedule import MAX_ARGS_BYTES, NotJson, Schedule, json_s
 from schedsync.server.errors import ApiError
 
 EXTRA_CREATE_FIELDS = frozenset({"file"})
+MAX_FILE_CHARS = 200
 
 
 def check_caps(body: dict[str, Any]) -> None:
@@ -87,6 +89,11 @@ def validate_create(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     if file is not None and not isinstance(file, str):
         raise validation_error([{"field": "file", "message": "a path relative to "
                                  "schedules/<project>/, e.g. 'email.yaml'", "type": "string_type"}])
+    if file is not None and (len(file) > MAX_FILE_CHARS or not PurePosixPath(file).parts):
+        # The writer checks where the path leads; these two never name a file at all
+        # (an empty path, or one longer than file systems allow).
+        raise validation_error([{"field": "file", "message": f"a file name of 1-{MAX_FILE_CHARS} "
+                                 "characters such as 'email.yaml'", "type": "string_length"}])
     schedule_body = {k: v for k, v in body.items() if k not in EXTRA_CREATE_FIELDS}
     validate_schedule({k: v for k, v in schedule_body.items() if v is not None})
     return entry_of(schedule_body), file

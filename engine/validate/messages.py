@@ -29,7 +29,7 @@ EXPECTED: dict[str, str] = {
     "kwargs": f"a mapping, at most {MAX_ARGS_BYTES} bytes as compact JSON",
     "enabled": "true or false",
     "timezone": "an IANA time zone such as 'Europe/Berlin' or 'UTC'",
-    "queue": "a queue name (1-200 characters)",
+    "queue": "a queue name (1-200 characters, no control characters)",
     "priority": "a whole number from 0 to 255",
     "expires": "a number of seconds greater than 0",
     "description": "free text, at most 2000 characters",
