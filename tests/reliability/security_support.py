@@ -441,6 +441,7 @@ projects:
         type: celery-beat
         store: redbeat
         url: ${REDIS_URL}
+        key_prefix: ${REDIS_PREFIX:-redbeat:}
       aps:
         type: apscheduler
         jobstore: sqlalchemy
@@ -495,13 +496,28 @@ def secret_environments(secret: str, pg_database: str | None) -> dict[str, dict[
             "STATE_URL": f"postgresql://postgres:{secret}@127.0.0.1:notaport/state",
             "REDIS_URL": "redis://127.0.0.1:6379/5", "APS_URL": "sqlite:///jobs.sqlite"},
     }
-    if pg_database is not None:  # the server trusts local users: the password is ignored
+    if pg_database is not None:  # the servers trust local users: passwords are ignored
         url = f"postgresql://postgres:{secret}@127.0.0.1:5432/{pg_database}"
-        envs["state and job store reachable"] = {
-            "STATE_URL": url, "APS_URL": url,
-            # Redis refuses AUTH when it has no password: another error path.
-            "REDIS_URL": f"redis://:{secret}@127.0.0.1:6379/5"}
+        envs["stores reachable"] = {
+            "STATE_URL": url, "APS_URL": url, "REDIS_URL": f"redis://:{secret}@127.0.0.1:6379/5",
+            "REDIS_PREFIX": REDIS_PREFIX}
     return envs
+
+
+# Redis db 5 (spare) under a prefix of its own, deleted after the run.
+REDIS_PREFIX = f"schedsync-security-{__import__('uuid').uuid4().hex[:8]}:"
+
+
+def _drop_redis_keys() -> None:
+    import redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/5")
+    try:
+        keys = list(client.scan_iter(match=REDIS_PREFIX + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 class Capture:
@@ -654,11 +670,15 @@ def run_output_checks(tmp: Path, secret: str, pg_database: str | None) -> Captur
     capture = Capture()
     logs = _LogRecords()
     with logs.attached():
-        for index, (name, env) in enumerate(secret_environments(secret, pg_database).items()):
-            root = _secret_repo(tmp / f"scenario-{index}")
-            token = _run_cli(root, env, capture, name)
-            _run_api(root, env, token, capture, name)
-            _state_files(root, capture, name)
+        try:
+            for index, (name, env) in enumerate(secret_environments(secret, pg_database).items()):
+                root = _secret_repo(tmp / f"scenario-{index}")
+                token = _run_cli(root, env, capture, name)
+                _run_api(root, env, token, capture, name)
+                _state_files(root, capture, name)
+        finally:
+            if pg_database is not None:
+                _drop_redis_keys()
     capture.add("log records (all scenarios)", "\n".join(logs.lines))
     if pg_database is not None:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}"
