@@ -212,6 +212,34 @@ def test_sixteen_concurrent_writers_lose_nothing(server: Server) -> None:
         assert f"name: {name}\n" in yaml_text, name
         assert name in live, name
     assert git.Repo(server.root).is_dirty() is False
+    _sixteen_concurrent_patches(server, sorted(ok))
+
+
+def _sixteen_concurrent_patches(server: Server, names: list[str]) -> None:
+    """Single-schedule edits (the item path), eight of them into one shared file."""
+    ids = {item["name"]: item["id"] for item in
+           server.client.get(BASE, params={"limit": 500}).json()["items"]}
+    statuses: dict[str, int] = {}
+
+    def patch(name: str) -> None:
+        with httpx.Client(base_url=server.url, timeout=120,
+                          headers=server.client.headers) as client:
+            body = {"description": f"patched {name}"}
+            statuses[name] = client.patch(f"{BASE}/{ids[name]}", json=body).status_code
+
+    threads = [threading.Thread(target=patch, args=(name,)) for name in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == dict.fromkeys(names, 200)
+    repo = git.Repo(server.root)
+    log = [c.message for c in repo.iter_commits(max_count=len(names))]
+    yaml_text = "".join(p.read_text() for p in (server.root / "schedules/acme").glob("*.yaml"))
+    for name in names:
+        assert f"description: patched {name}\n" in yaml_text, name
+        assert sum(m.startswith(f"update schedule acme/{name} ") for m in log) == 1, name
+    assert repo.is_dirty() is False
 
 
 def _raw(port: int, head: bytes) -> socket.socket:
