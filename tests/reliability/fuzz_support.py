@@ -17,12 +17,14 @@ import sys
 import textwrap
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import git
+import requests
 import yaml
 from click.testing import CliRunner, Result
 from hypothesis import strategies as st
@@ -32,6 +34,7 @@ from schedsync.engine.diagnostics import Diagnostic
 from schedsync.engine.loader import load_document
 from schedsync.engine.validate import check_config, check_schedule_file
 
+TRACEBACK = "Traceback (most recent call last)"
 CONFIG = textwrap.dedent("""\
     version: 1
     projects:
@@ -364,4 +367,184 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"schedsync serve did not answer /healthz: {log.read_text()}")
 
 
-TRACEBACK = "Traceback (most recent call last)"
+
+# --- the API of a real server: schemathesis from the OpenAPI document, raw hostile bodies --
+
+
+@dataclass
+class ApiReport:
+    """What an API fuzzing run sent and what came back wrong."""
+
+    inputs: int = 0
+    server_errors: list[str] = field(default_factory=list)  # every 5xx except 503
+    nonconforming: list[str] = field(default_factory=list)  # answers the schema does not allow
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    def record_error(self, label: str, status: int, text: str) -> None:
+        self.server_errors.append(f"{label} -> {status}: {text[:300]}")
+
+
+def _session(server: Server) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {server.token}"
+    return session
+
+
+def schedule_ids(server: Server, session: requests.Session, slug: str = "acme") -> list[str]:
+    response = session.get(f"{server.url}/api/v1/projects/{slug}/schedules?limit=500", timeout=30)
+    return [item["id"] for item in response.json().get("items", [])]
+
+
+def fuzz_openapi(server: Server, examples: int, report: ApiReport | None = None) -> ApiReport:
+    """Every operation of ``/api/v1/openapi.json``, ``examples`` schema-valid and as many
+    schema-breaking cases each; half with the real project and schedule ids in the path
+    so the requests reach the handlers instead of a 404."""
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    report = report or ApiReport()
+    schema = schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json")
+    session = _session(server)
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            ids = schedule_ids(server, session)
+            pins = {"slug": "acme", **({"schedule_id": ids[0]} if ids else {})}
+            pinned = {k: v for k, v in pins.items() if "{" + k + "}" in operation.path}
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=pinned) | \
+                operation.as_strategy(generation_mode=mode)
+            _run_cases(strategy, examples, lambda case: _call_case(case, session, report))
+    return report
+
+
+def _run_cases(strategy: st.SearchStrategy[Any], examples: int, check: Any) -> None:
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+
+    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def run(case: Any) -> None:
+        check(case)
+
+    with contextlib.suppress(Unsatisfiable):  # operations without parameters: nothing to break
+        run()
+
+
+def _call_case(case: Any, session: requests.Session, report: ApiReport) -> None:
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    response = case.call(session=session, timeout=60)
+    report.inputs += 1
+    report.statuses[response.status_code] += 1
+    label = f"{case.method} {case.formatted_path}"
+    if response.status_code >= 500 and response.status_code != 503:
+        report.record_error(label, response.status_code, response.text)
+        return
+    try:
+        case.validate_response(response, checks=[
+            not_a_server_error, status_code_conformance, content_type_conformance,
+            response_headers_conformance, response_schema_conformance,
+        ])
+    except Exception as exc:  # noqa: BLE001 - schemathesis reports failures as exceptions
+        report.nonconforming.append(f"{label} -> {response.status_code}: {str(exc)[:400]}")
+
+
+HOSTILE_JSON_BODIES: list[bytes] = [
+    b"[" * 300 + b"]" * 300, b'{"args": ' + b"[" * 300 + b"]" * 300 + b"}",
+    b'{"kwargs": ' + b'{"a": ' * 300 + b"1" + b"}" * 300 + b"}",
+    b'{"args": [NaN]}', b'{"args": [Infinity]}', b'{"expires": 1e999}', b'{"priority": 1e400}',
+    b'{"args": [' + b"9" * 5000 + b"]}", b'{"every": -0}', b'{"name": "\xff\xfe"}',
+    b'\xef\xbb\xbf{"name": "x"}', b'{"name": "a\\u0000b"}', b'{"name": "\\ud800"}',
+    b'{"a": 1, "a": 2}', b"", b" ", b"null", b"[]", b'"x"', b"1", b"{", b"\x00",
+    b'{"file": "../../x.yaml", "name": "f.a", "scheduler": "aps", "trigger_type": "cron", '
+    b'"trigger": "0 9 * * *", "task": "a.b"}',
+]
+
+
+@st.composite
+def raw_requests(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bytes, dict[str, str]]:
+    """(method, path, body, headers): any route, real or odd ids, hostile bodies and queries."""
+    slug = draw(st.sampled_from(["acme", "acme", "other", "..", "%00", "a%2fb", "ACME"]))
+    sid = draw(st.sampled_from([*ids, *ids, "nope", "%00", "..%2f..", "x" * 300]) if ids
+               else st.just("nope"))
+    base = f"/api/v1/projects/{slug}/schedules"
+    method, path = draw(st.sampled_from([
+        ("POST", base), ("GET", base), ("GET", f"{base}/{sid}"), ("PATCH", f"{base}/{sid}"),
+        ("DELETE", f"{base}/{sid}"), ("POST", f"{base}/{sid}/enable"),
+        ("POST", f"{base}/{sid}/disable"), ("POST", f"{base}/{sid}/trigger"),
+        ("GET", f"{base}/{sid}/fires"), ("POST", f"{base}:import"), ("POST", f"{base}:diff"),
+        ("POST", f"{base}:resync"), ("POST", "/api/v1/auth/session"),
+        ("DELETE", "/api/v1/auth/session"), ("PUT", base), ("GET", "/api/v1/nope"),
+    ]))
+    if method == "GET":
+        query = draw(st.dictionaries(
+            st.sampled_from(["limit", "cursor", "enabled", "scheduler", "x", "limit[]"]),
+            st.sampled_from(["0", "1", "500", "501", "-1", "9" * 30, "1e3", "true", "false",
+                             "%ff%fe", "%00", "A" * 2000, "", "nope"]) | st.text(max_size=20),
+            max_size=3))
+        parts = [f"{key}={value}" if "%" in value else f"{key}={_quote(value)}"
+                 for key, value in query.items()]
+        return method, path + ("?" + "&".join(parts) if parts else ""), b"", {}
+    kind = draw(st.sampled_from(["entry", "entry", "fixed", "bytes", "sync"]))
+    if kind == "entry":
+        entry = draw(schedule_entries())
+        body = _json_bytes(entry)
+        body = draw(damaged(body)) if draw(st.integers(0, 4)) == 0 else body
+    elif kind == "sync":
+        body = _json_bytes(draw(st.fixed_dictionaries({}, optional={
+            "scheduler": st.sampled_from(["aps", "nope"]) | JSON_VALUE,
+            "direction": st.sampled_from(["repo_to_scheduler", "scheduler_to_repo", "x"])
+            | JSON_VALUE,
+            "prune": JSON_VALUE, "dry_run": st.just(True) | JSON_VALUE,
+            "overwrite": JSON_VALUE, "token": TEXT})))
+    elif kind == "fixed":
+        body = draw(st.sampled_from(HOSTILE_JSON_BODIES))
+    else:
+        body = draw(st.binary(max_size=200))
+    content_type = draw(st.sampled_from(["application/json", "application/json",
+                                         "text/plain", "application/json; charset=latin-1"]))
+    return method, path, body, {"Content-Type": content_type}
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def _json_bytes(value: Any) -> bytes:
+    import json
+
+    # allow_nan: NaN and Infinity literals are exactly what a careless client sends.
+    return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+def fuzz_raw(server: Server, examples: int, report: ApiReport | None = None) -> ApiReport:
+    """Hostile bytes, bodies and queries on every route; only 5xx (bar 503) counts."""
+    report = report or ApiReport()
+    session = _session(server)
+    ids = schedule_ids(server, session)
+
+    def send(request: tuple[str, str, bytes, dict[str, str]]) -> None:
+        method, path, body, headers = request
+        response = session.request(method, server.url + path, data=body, headers=headers,
+                                   timeout=60)
+        report.inputs += 1
+        report.statuses[response.status_code] += 1
+        if response.status_code >= 500 and response.status_code != 503:
+            report.record_error(f"{method} {path[:120]} {body[:120]!r}", response.status_code,
+                                response.text)
+
+    _run_cases(raw_requests(ids), examples, send)
+    return report
+
+
+def server_tracebacks(server: Server) -> int:
+    return server.log_text().count(TRACEBACK)
