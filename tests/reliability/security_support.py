@@ -685,3 +685,79 @@ def run_output_checks(tmp: Path, secret: str, pg_database: str | None) -> Captur
         for table_column in scan_database(url, [secret])[secret]:
             capture.add(f"PostgreSQL state and job store: {table_column}", secret)
     return capture
+
+
+def compare_digest_checks(runner: MatrixRunner) -> list[Check]:
+    """Force ``hmac.compare_digest``'s answer for the CSRF value: the outcome follows it
+    both ways, so it is what decides (no other comparison guards the header)."""
+    import hmac
+    from unittest import mock
+
+    real = hmac.compare_digest
+    forced: dict[bytes, bool] = {}
+    seen: list[tuple[Any, Any]] = []
+
+    def spy(a: Any, b: Any) -> bool:
+        if a in forced:  # the CSRF comparison; every other caller keeps the real one
+            seen.append((a, b))
+            return forced[a]
+        return real(a, b)
+
+    sid = runner.ids["m.operator"]
+    session_id, csrf = runner.new_session_for("operator")
+    headers = {"Cookie": f"schedsync_session={session_id}"}
+
+    def post(action: str, value: str) -> Any:
+        return runner.client.post(S.format(slug="acme") + f"/{sid}/{action}",
+                                  headers={**headers, "X-CSRF-Token": value})
+
+    with mock.patch.object(hmac, "compare_digest", spy):
+        forced[b"wrong-value"] = True
+        accepted = post("disable", "wrong-value")
+        forced[csrf.encode()] = False
+        refused = post("enable", csrf)
+    restored = post("enable", csrf)
+    return [
+        Check("compare_digest forced equal: a wrong CSRF value is accepted",
+              accepted.status_code == 200 and (b"wrong-value", csrf.encode()) in seen,
+              f"got {accepted.status_code}"),
+        Check("compare_digest forced different: the right CSRF value is refused",
+              refused.status_code == 403 and _error_code(refused) == "csrf_failed"
+              and seen[-1] == (csrf.encode(), csrf.encode()),
+              f"got {refused.status_code} {_error_code(refused)}"),
+        Check("compare_digest unpatched: the right CSRF value works",
+              restored.status_code == 200, f"got {restored.status_code}"),
+    ]
+
+
+def cookie_checks(runner: MatrixRunner) -> list[Check]:
+    """The session cookie HttpOnly + SameSite, the CSRF cookie readable, both Secure
+    over https or with SCHEDSYNC_SECURE_COOKIES=1, neither over plain http."""
+    import os
+    from unittest import mock
+
+    checks = []
+    for label, base, env in (("http", "http://testserver", "0"),
+                             ("https", "https://testserver", "0"),
+                             ("http + SCHEDSYNC_SECURE_COOKIES=1", "http://testserver", "1")):
+        with mock.patch.dict(os.environ, {"SCHEDSYNC_SECURE_COOKIES": env}):
+            response = runner.client.post(base + "/api/v1/auth/session",
+                                          json={"token": runner.tokens["viewer"]})
+        runner.client.cookies.clear()
+        cookies = {c.split("=", 1)[0]: [p.strip().lower() for p in c.split(";")[1:]]
+                   for c in response.headers.get_list("set-cookie")}
+        session = cookies.get("schedsync_session", [])
+        csrf = cookies.get("schedsync_csrf", [])
+        secure = label != "http"
+        checks += [
+            Check(f"{label}: session cookie HttpOnly", "httponly" in session, str(session)),
+            Check(f"{label}: session cookie SameSite=Lax", "samesite=lax" in session,
+                  str(session)),
+            Check(f"{label}: CSRF cookie readable (not HttpOnly)",
+                  bool(csrf) and "httponly" not in csrf, str(csrf)),
+            Check(f"{label}: CSRF cookie SameSite=Lax", "samesite=lax" in csrf, str(csrf)),
+            Check(f"{label}: cookies Secure is {secure}",
+                  ("secure" in session) == secure and ("secure" in csrf) == secure,
+                  f"{session} {csrf}"),
+        ]
+    return checks
