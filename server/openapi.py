@@ -91,7 +91,9 @@ def _paths() -> dict[str, Any]:
             "parameters": [_SLUG],
             "get": _op("List schedules (by name; keyset pages)", "viewer",
                        {"200": _json(_ref("SchedulePage"), "A page.")},
-                       params=[{"name": "scheduler", "in": "query", "schema": {"type": "string"}},
+                       params=[{"name": "scheduler", "in": "query", "schema": {"type": "string"},
+                                "description": "a scheduler of the project, or a scheduler "
+                                               "type (apscheduler, celery-beat)"},
                                {"name": "enabled", "in": "query",
                                 "schema": {"type": "string", "enum": ["true", "false"]}},
                                *_PAGING], errors=("400", "401", "404", "422")),

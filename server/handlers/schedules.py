@@ -62,12 +62,28 @@ def _filters(request: Request) -> dict[str, Any]:
     return filters
 
 
+def _schedulers(ctx: Any, slug: str, wanted: str | None) -> frozenset[str] | None:
+    """The scheduler names a ``scheduler`` filter means: a configured scheduler's name,
+    else every scheduler of that type (``apscheduler``, ``celery-beat``)."""
+    if wanted is None:
+        return None
+    configured = ctx.reader.config.projects[slug].schedulers
+    if wanted in configured:
+        return frozenset({wanted})
+    of_type = frozenset(name for name, cfg in configured.items() if cfg.type == wanted)
+    if not of_type:
+        choices = sorted({*configured, *(cfg.type for cfg in configured.values())})
+        raise _bad_query("scheduler", f"one of {', '.join(choices) or 'none'}", wanted)
+    return of_type
+
+
 async def list_schedules(request: Request) -> Response:
     ctx, _, slug = guard(request, Role.VIEWER)
     limit, filters = _limit(request), _filters(request)
     cursor = request.query_params.get("cursor")
     after = decode_cursor(cursor, filters) if cursor is not None else None
-    scheduler, enabled = filters.get("scheduler"), filters.get("enabled")
+    scheduler = _schedulers(ctx, slug, filters.get("scheduler"))
+    enabled = filters.get("enabled")
     records, now = records_of(ctx, slug), datetime.now(UTC)
     key = (slug, limit, after, scheduler, enabled)
     token = (ctx.reader.repo, records, ctx.records_version[0])
@@ -78,7 +94,7 @@ async def list_schedules(request: Request) -> Response:
     more = False
     for rs in project_index(ctx, slug).after(after):
         s = rs.schedule
-        if (scheduler is not None and s.scheduler != scheduler) or (
+        if (scheduler is not None and s.scheduler not in scheduler) or (
             enabled is not None and s.enabled != enabled
         ):
             continue

@@ -96,8 +96,16 @@ def test_filters_combine_with_cursor(big: Api) -> None:
         if cursor is None:
             break
     assert names == [f"job.n{i:03d}" for i in range(57) if i % 3 == 0]
-    assert big.call("GET", LIST + "?scheduler=nope").json() == {"items": [], "next_cursor": None}
     assert len(big.call("GET", LIST + "?scheduler=aps&limit=500").json()["items"]) == 57
+    # The seed's "scheduler (e.g. celery-beat, apscheduler)": a type selects its schedulers.
+    assert len(big.call("GET", LIST + "?scheduler=apscheduler&limit=500").json()["items"]) == 57
+
+
+def test_an_unknown_scheduler_filter_is_422_naming_the_choices(api: Api) -> None:
+    response = api.call("GET", LIST + "?scheduler=nope")
+    assert response.status_code == 422
+    assert "aps, apscheduler" in response.json()["message"]
+    assert response.json()["details"]["errors"][0]["field"] == "scheduler"
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=abc", "limit=-1",
