@@ -8,17 +8,19 @@ foreign page, so it needs no CSRF check.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hmac
 import sqlite3
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from schedsync.engine.errors import FatalError
+from schedsync.engine.state.auth import AUTH_CHANNEL
 from schedsync.server.errors import ApiError
 
 if TYPE_CHECKING:
@@ -83,27 +85,21 @@ def _caller(user: Any, via_session: bool) -> Caller:
 _CACHE_SECONDS = 1.0
 
 
-class StateChanges:
+class SqliteChanges:
     """Whether anybody committed to a SQLite state file since the last look (~4 us).
 
     ``PRAGMA data_version`` changes when another connection (any process: the
-    ``schedsync token revoke`` CLI included) commits. PostgreSQL has no such cheap
-    signal; there a cached look-up lives for at most ``_CACHE_SECONDS``.
+    ``schedsync token revoke`` CLI included) commits.
     """
 
-    def __init__(self, where: str) -> None:
-        self.conn: sqlite3.Connection | None = None
+    def __init__(self, path: Path) -> None:
         self.seen: int | None = None
-        if "://" in where or not Path(where).is_file():
-            return  # a PostgreSQL URL (passwords hidden): no probe
-        with contextlib.suppress(sqlite3.Error):
-            uri = Path(where).resolve().as_uri() + "?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                        isolation_level=None)
+        uri = path.resolve().as_uri() + "?mode=ro"
+        self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                    isolation_level=None)
+        weakref.finalize(self, self.conn.close)  # closed with the app's cache
 
     def changed(self) -> bool:
-        if self.conn is None:
-            return False
         try:
             version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error:
@@ -112,22 +108,87 @@ class StateChanges:
         return changed
 
 
+class PostgresChanges:
+    """Whether a user, token or session changed, from PostgreSQL's NOTIFY (~20 us).
+
+    ``engine.state.auth`` notifies ``AUTH_CHANNEL`` in the transaction of every revoke,
+    logout and role change. Without the listening connection (the server was down or
+    restarted) every call says "changed", so nothing stale is ever served.
+    """
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn: Any = None
+        self.tried = 0.0
+        self.connect()
+
+    def connect(self) -> None:
+        import psycopg
+
+        self.tried = time.monotonic()
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=2)
+        except psycopg.Error:
+            self.conn = None
+            return
+        weakref.finalize(self, conn.close)  # closed with the app's cache
+        try:
+            conn.execute(f"LISTEN {AUTH_CHANNEL}")
+        except psycopg.Error:
+            conn.close()
+            self.conn = None
+            return
+        self.conn = conn
+
+    def changed(self) -> bool:
+        import psycopg
+
+        if self.conn is None:
+            if time.monotonic() - self.tried >= self.RETRY_SECONDS:
+                self.connect()
+            return True
+        try:
+            return sum(1 for _ in self.conn.notifies(timeout=0)) > 0
+        except psycopg.Error:
+            self.conn.close()
+            self.conn = None
+            return True
+
+
+def watch_state(location: str, root: Path) -> SqliteChanges | PostgresChanges | None:
+    """The change signal of the state at ``location`` (as in schedsync.yaml)."""
+    from schedsync.engine.state.connect import is_postgres, sqlite_path
+
+    try:
+        if is_postgres(location):
+            return PostgresChanges("postgresql://" + location.split("://", 1)[1])
+        path = sqlite_path(location, root)
+        return SqliteChanges(path) if path.is_file() else None
+    except (sqlite3.Error, FatalError):
+        return None
+
+
 class AuthCache:
     """Recent token and session look-ups.
 
     The state store answers a look-up in about 1.5 ms, several times the rest of a
-    list request, so answers are kept; any commit to a SQLite state file (a revoke, a
-    role change, a logout) drops them all, so a revoked token is refused on its next
-    request. On PostgreSQL an answer lives for at most ``_CACHE_SECONDS``.
+    list request, so answers are kept for up to ``_CACHE_SECONDS``; but any change of
+    users, tokens or sessions (any commit to a SQLite state file; a NOTIFY on
+    PostgreSQL) drops them all first, so a revoked token is refused on its next request.
     """
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[float, Any]] = {}
-        self.changes: StateChanges | None = None
+        self.changes: SqliteChanges | PostgresChanges | None = None
+        self.watching = False
 
-    def watch(self, state: StateStore) -> None:
-        if self.changes is None:
-            self.changes = StateChanges(state.where)
+    def watch(self, location: str, root: Path) -> None:
+        """Follow the state at ``location`` (once; later calls cost nothing)."""
+        if not self.watching:
+            self.watching = True
+            self.changes = watch_state(location, root)
 
     def get(self, key: str, load: Any) -> Any:
         now = time.monotonic()
@@ -150,7 +211,6 @@ class AuthCache:
 def authenticate(request: Request, state: StateStore, cache: AuthCache | None = None) -> Caller:
     """The caller of ``request``, with the CSRF check for session-carried writes."""
     cache = cache or AuthCache()
-    cache.watch(state)
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from schedsync.engine.errors import FatalError
 from schedsync.server.auth import Caller, Role, authenticate, require_role
 from schedsync.server.catalog import project_known
 
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
 
 def api(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.api
+    if not ctx.auth.watching:  # once: follow the state's changes of users and tokens
+        with contextlib.suppress(FatalError):
+            ctx.auth.watch(ctx.reader.config.state, ctx.root)
     return ctx
 
 

@@ -20,6 +20,14 @@ from schedsync.engine.state.schema import sessions, tokens, user_roles, users
 from schedsync.engine.state.sql import upsert
 
 TOKEN_PREFIX = "ssk_"  # noqa: S105 (a prefix, not a secret)
+# PostgreSQL: notified in every transaction that ends or narrows access, so servers
+# drop their cached look-ups at once (SQLite servers watch the file's data_version).
+AUTH_CHANNEL = "schedsync_auth"
+
+
+def _notify(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"NOTIFY {AUTH_CHANNEL}"))
 
 
 def digest(secret: str) -> str:
@@ -79,6 +87,7 @@ def upsert_user(
             conn.execute(users.update().where(users.c.name == name).values(**values))
     rows = [{"user_name": name, "project": p, "role": r} for p, r in (roles or {}).items()]
     upsert(conn, user_roles, ("user_name", "project"), rows)
+    _notify(conn)  # roles or admin may have changed
     return _require(conn, name)
 
 
@@ -94,6 +103,7 @@ def revoke_tokens(conn: sa.Connection, user: str) -> int:
     _require(conn, user)
     conn.execute(sessions.delete().where(sessions.c.user_name == user))
     ended = tokens.delete().where(tokens.c.user_name == user).returning(tokens.c.token_hash)
+    _notify(conn)
     return len(conn.execute(ended).all())  # not rowcount: psycopg may say -1
 
 
@@ -139,3 +149,4 @@ def session_user(conn: sa.Connection, session_id: str, now: datetime) -> tuple[U
 
 def delete_session(conn: sa.Connection, session_id: str) -> None:
     conn.execute(sessions.delete().where(sessions.c.session_hash == digest(session_id)))
+    _notify(conn)

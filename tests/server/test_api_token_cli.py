@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from api_support import make_repo
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -62,3 +63,27 @@ def test_bad_roles_are_refused(tmp_path: Path) -> None:
         assert "--role" in out
     code, out = run(root, "revoke", "--user", "ghost")
     assert code != 0
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_revoke_and_role_changes_reach_a_running_server_at_once(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    root = make_repo(tmp_path / "repo")
+    if store == "postgres":  # the server learns of changes by LISTEN/NOTIFY there
+        url = request.getfixturevalue("postgres_url")
+        config = (root / "schedsync.yaml").read_text()
+        (root / "schedsync.yaml").write_text(config.replace("version: 1\n",
+                                                            f"version: 1\nstate: {url}\n"))
+    code, out = run(root, "create", "--user", "ana", "--role", "acme=viewer")
+    assert code == 0, out
+    auth = {"Authorization": f"Bearer {out.strip().splitlines()[-1]}"}
+    url_acme, url_other = "/api/v1/projects/acme/schedules", "/api/v1/projects/other/schedules"
+    with TestClient(create_app(root)) as client:
+        for _ in range(3):  # looked up, then served from the server's cache
+            assert client.get(url_acme, headers=auth).status_code == 200
+        assert client.get(url_other, headers=auth).status_code == 404
+        assert run(root, "create", "--user", "ana", "--role", "other=viewer")[0] == 0
+        assert client.get(url_other, headers=auth).status_code == 200  # no wait
+        assert run(root, "revoke", "--user", "ana")[0] == 0
+        assert client.get(url_acme, headers=auth).status_code == 401  # no wait
