@@ -9,6 +9,7 @@ repository to run against and a real ``schedsync serve`` process.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -299,6 +300,83 @@ def run_process(
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+# --- CLI arguments -------------------------------------------------------------------
+
+
+# Each command with the options it takes; values come from VALUES.
+COMMANDS: dict[str, list[str]] = {
+    "validate": ["--format", "--no-cache"],
+    "plan": ["--project", "--scheduler", "--format", "--prune", "--detailed-exitcode", "--out"],
+    "apply": ["PLANFILE"],
+    "diff": ["--base", "--head", "--format", "--detailed-exitcode", "--now"],
+    "import": ["--project", "--scheduler", "--dry-run"],
+    "resync": ["--project", "--direction", "--prune", "--dry-run"],
+    "fires": ["PROJECT", "NAME", "--limit"],
+    "trigger": ["PROJECT", "NAME"],
+    "schema": [],
+    "token": ["create", "revoke", "--user", "--email", "--role"],
+    "serve": ["--port", "--host"],
+}
+FLAGS = {"--no-cache", "--prune", "--detailed-exitcode", "--dry-run", "create", "revoke"}
+VALUES: dict[str, st.SearchStrategy[str]] = {
+    "--format": st.sampled_from(["text", "json", "github", "markdown", "xml", ""]),
+    "--project": st.sampled_from(["acme", "nope", "ACME"]) | TEXT,
+    "--scheduler": st.sampled_from(["aps", "nope"]) | TEXT,
+    "--base": st.sampled_from(["HEAD", "HEAD~1", "main", "--upload-pack=x", "-x", "@{-1}",
+                               "HEAD:schedsync.yaml", "0" * 40, "../x"]) | TEXT,
+    "--head": st.sampled_from(["HEAD", "HEAD^", "refs/heads/x"]) | TEXT,
+    "--now": st.sampled_from(["2026-12-01T08:00:00Z", "2026-12-01", "9999-12-31T23:59:59-23:59",
+                              "0001-01-01T00:00:00+14:00", "now"]) | TEXT,
+    "--direction": st.sampled_from(["repo_to_scheduler", "scheduler_to_repo", "both"]) | TEXT,
+    "--limit": st.sampled_from(["1", "0", "-1", "500", "501", "9" * 30, "1e3", "x"]),
+    "PROJECT": st.sampled_from(["acme", "nope", "../acme"]) | TEXT,
+    "NAME": st.sampled_from(["email.digest", "nope", "../x"]) | TEXT,
+    "PLANFILE": st.sampled_from(["garbage.json", "list.json", "big.json", "stale.json",
+                                 "missing.json", ".", "/", "/dev/null"]),
+    "--out": st.sampled_from(["out.json", "missing/dir/out.json", "/proc/self/x", "."]),
+    # Never real ports or hosts: a bad value must be refused before anything listens.
+    "--port": st.sampled_from(["-1", "65536", "x", "9" * 30]),
+    "--host": st.sampled_from(["256.0.0.1", "", "::::", "\u202e"]),
+    "--user": TEXT,
+    "--email": TEXT,
+    "--role": st.sampled_from(["acme=admin", "acme=root", "=", "nope=viewer", "acme"]) | TEXT,
+}
+NOISE = st.sampled_from(["--help", "-h", "--bogus", "--", "-", "--format=json", "--repo"]) | TEXT
+
+
+@st.composite
+def argvs(draw: st.DrawFn) -> list[str]:
+    """A command line: a command, some of its options with odd values, some noise."""
+    command = draw(st.sampled_from([*COMMANDS, "nope", ""]))
+    argv = [command]
+    for option in draw(st.lists(st.sampled_from(COMMANDS.get(command) or ["--x"]),
+                                max_size=4, unique=True)):
+        if option in FLAGS:
+            argv.append(option)
+        elif option.isupper():
+            argv.append(draw(VALUES[option]))
+        else:
+            argv += [option, draw(VALUES.get(option, TEXT))]
+    if draw(st.integers(0, 4)) == 0:
+        argv.insert(draw(st.integers(0, len(argv))), draw(NOISE))
+    if "--help" in argv or "-h" in argv or (command == "serve" and "--port" not in argv):
+        argv.append("--port=-1")  # serve must never start listening here
+    return argv
+
+
+def cli_repo(root: Path) -> Path:
+    """A repository for CLI fuzzing: committed, with plan files good, stale and broken, and
+    an uncommitted change (so ``diff`` and ``plan`` have something to say)."""
+    write_repo(root, {})
+    (root / "garbage.json").write_bytes(b"\xff\x00{]")
+    (root / "list.json").write_bytes(b"[]")
+    (root / "big.json").write_text(json.dumps({"format_version": 10**30, "groups": [{}]}))
+    assert invoke(["--repo", str(root), "plan", "--out", str(root / "stale.json")]).exit_code == 0
+    email = root / "schedules/acme/email.yaml"
+    email.write_text(email.read_text().replace("9", "10"))
+    return root
+
+
 # --- a real server process --------------------------------------------------------
 
 
@@ -418,11 +496,11 @@ def fuzz_openapi(server: Server, examples: int, report: ApiReport | None = None)
 
 
 def _run_cases(strategy: st.SearchStrategy[Any], examples: int, check: Any) -> None:
-    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import Unsatisfiable
 
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
     @given(case=strategy)
     def run(case: Any) -> None:
         check(case)
@@ -471,9 +549,10 @@ HOSTILE_JSON_BODIES: list[bytes] = [
 @st.composite
 def raw_requests(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bytes, dict[str, str]]:
     """(method, path, body, headers): any route, real or odd ids, hostile bodies and queries."""
-    slug = draw(st.sampled_from(["acme", "acme", "other", "..", "%00", "a%2fb", "ACME"]))
-    sid = draw(st.sampled_from([*ids, *ids, "nope", "%00", "..%2f..", "x" * 300]) if ids
-               else st.just("nope"))
+    odd = draw(st.integers(0, 4)) == 0  # mostly real slugs and ids: reach the handlers
+    slug = draw(st.sampled_from(["other", "..", "%00", "a%2fb", "ACME"])) if odd else "acme"
+    sid = draw(st.sampled_from(["nope", "%00", "..%2f..", "x" * 300]) if odd or not ids
+               else st.sampled_from(list(ids)))  # the list is refreshed while the run goes
     base = f"/api/v1/projects/{slug}/schedules"
     method, path = draw(st.sampled_from([
         ("POST", base), ("GET", base), ("GET", f"{base}/{sid}"), ("PATCH", f"{base}/{sid}"),
@@ -492,8 +571,11 @@ def raw_requests(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bytes, dict
         parts = [f"{key}={value}" if "%" in value else f"{key}={_quote(value)}"
                  for key, value in query.items()]
         return method, path + ("?" + "&".join(parts) if parts else ""), b"", {}
-    kind = draw(st.sampled_from(["entry", "entry", "fixed", "bytes", "sync"]))
-    if kind == "entry":
+    kind = draw(st.sampled_from(["nearly", "nearly", "entry", "entry", "fixed", "bytes",
+                                 "sync"]))
+    if kind == "nearly":
+        body = _json_bytes(draw(nearly_valid_entries(patch=method == "PATCH")))
+    elif kind == "entry":
         entry = draw(schedule_entries())
         body = _json_bytes(entry)
         body = draw(damaged(body)) if draw(st.integers(0, 4)) == 0 else body
@@ -511,6 +593,24 @@ def raw_requests(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bytes, dict
     content_type = draw(st.sampled_from(["application/json", "application/json",
                                          "text/plain", "application/json; charset=latin-1"]))
     return method, path, body, {"Content-Type": content_type}
+
+
+@st.composite
+def nearly_valid_entries(draw: st.DrawFn, patch: bool = False) -> dict[str, Any]:
+    """A schedule the server accepts, with at most one field made odd: these reach the
+    writer (YAML edit, git commit, live apply) instead of stopping at validation."""
+    entry: dict[str, Any] = {
+        "name": draw(st.from_regex(r"fz\.[a-z0-9]{1,12}", fullmatch=True)),
+        "scheduler": "aps", "trigger_type": "interval",
+        "trigger": {"every": draw(st.integers(1, 10**6)), "period": "minutes"},
+        "task": "jobs.run",
+    }
+    if patch:
+        entry = dict([draw(st.sampled_from(sorted(entry.items())))])
+    if draw(st.booleans()):
+        field_name = draw(st.sampled_from(SCHEDULE_FIELDS))
+        entry[field_name] = draw(PLAUSIBLE.get(field_name, TEXT) | JSON_VALUE)
+    return entry
 
 
 def _quote(value: str) -> str:
@@ -533,6 +633,8 @@ def fuzz_raw(server: Server, examples: int, report: ApiReport | None = None) -> 
     ids = schedule_ids(server, session)
 
     def send(request: tuple[str, str, bytes, dict[str, str]]) -> None:
+        if report.inputs % 25 == 0:  # deletes and renames retire ids: keep hitting live ones
+            ids[:] = schedule_ids(server, session)
         method, path, body, headers = request
         response = session.request(method, server.url + path, data=body, headers=headers,
                                    timeout=60)

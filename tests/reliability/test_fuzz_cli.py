@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from fuzz_support import (
     PATH_TRICKS,
-    TEXT,
     TRACEBACK,
     UNICODE_ODDITIES,
     alias_bomb,
+    argvs,
+    cli_repo,
     config_files,
     invoke,
     run_process,
@@ -28,77 +29,9 @@ SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 
-# Each command with the options it takes; values come from VALUES.
-COMMANDS: dict[str, list[str]] = {
-    "validate": ["--format", "--no-cache"],
-    "plan": ["--project", "--scheduler", "--format", "--prune", "--detailed-exitcode", "--out"],
-    "apply": ["PLANFILE"],
-    "diff": ["--base", "--head", "--format", "--detailed-exitcode", "--now"],
-    "import": ["--project", "--scheduler", "--dry-run"],
-    "resync": ["--project", "--direction", "--prune", "--dry-run"],
-    "fires": ["PROJECT", "NAME", "--limit"],
-    "trigger": ["PROJECT", "NAME"],
-    "schema": [],
-    "token": ["create", "revoke", "--user", "--email", "--role"],
-    "serve": ["--port", "--host"],
-}
-FLAGS = {"--no-cache", "--prune", "--detailed-exitcode", "--dry-run", "create", "revoke"}
-VALUES: dict[str, st.SearchStrategy[str]] = {
-    "--format": st.sampled_from(["text", "json", "github", "markdown", "xml", ""]),
-    "--project": st.sampled_from(["acme", "nope", "ACME"]) | TEXT,
-    "--scheduler": st.sampled_from(["aps", "nope"]) | TEXT,
-    "--base": st.sampled_from(["HEAD", "HEAD~1", "main", "--upload-pack=x", "-x", "@{-1}",
-                               "HEAD:schedsync.yaml", "0" * 40, "../x"]) | TEXT,
-    "--head": st.sampled_from(["HEAD", "HEAD^", "refs/heads/x"]) | TEXT,
-    "--now": st.sampled_from(["2026-12-01T08:00:00Z", "2026-12-01", "9999-12-31T23:59:59-23:59",
-                              "0001-01-01T00:00:00+14:00", "now"]) | TEXT,
-    "--direction": st.sampled_from(["repo_to_scheduler", "scheduler_to_repo", "both"]) | TEXT,
-    "--limit": st.sampled_from(["1", "0", "-1", "500", "501", "9" * 30, "1e3", "x"]),
-    "PROJECT": st.sampled_from(["acme", "nope", "../acme"]) | TEXT,
-    "NAME": st.sampled_from(["email.digest", "nope", "../x"]) | TEXT,
-    "PLANFILE": st.sampled_from(["garbage.json", "list.json", "big.json", "stale.json",
-                                 "missing.json", ".", "/", "/dev/null"]),
-    "--out": st.sampled_from(["out.json", "missing/dir/out.json", "/proc/self/x", "."]),
-    # Never real ports or hosts: a bad value must be refused before anything listens.
-    "--port": st.sampled_from(["-1", "65536", "x", "9" * 30]),
-    "--host": st.sampled_from(["256.0.0.1", "", "::::", "\u202e"]),
-    "--user": TEXT,
-    "--email": TEXT,
-    "--role": st.sampled_from(["acme=admin", "acme=root", "=", "nope=viewer", "acme"]) | TEXT,
-}
-NOISE = st.sampled_from(["--help", "-h", "--bogus", "--", "-", "--format=json", "--repo"]) | TEXT
-
-
-@st.composite
-def argvs(draw: st.DrawFn) -> list[str]:
-    """A command line: a command, some of its options with odd values, some noise."""
-    command = draw(st.sampled_from([*COMMANDS, "nope", ""]))
-    argv = [command]
-    for option in draw(st.lists(st.sampled_from(COMMANDS.get(command) or ["--x"]),
-                                max_size=4, unique=True)):
-        if option in FLAGS:
-            argv.append(option)
-        elif option.isupper():
-            argv.append(draw(VALUES[option]))
-        else:
-            argv += [option, draw(VALUES.get(option, TEXT))]
-    if draw(st.integers(0, 4)) == 0:
-        argv.insert(draw(st.integers(0, len(argv))), draw(NOISE))
-    if "--help" in argv or "-h" in argv or (command == "serve" and "--port" not in argv):
-        argv.append("--port=-1")  # serve must never start listening here
-    return argv
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = write_repo(tmp_path_factory.mktemp("cli") / "repo", {})
-    (root / "garbage.json").write_bytes(b"\xff\x00{]")
-    (root / "list.json").write_bytes(b"[]")
-    (root / "big.json").write_text(json.dumps({"format_version": 10**30, "groups": [{}]}))
-    assert invoke(["--repo", str(root), "plan", "--out", str(root / "stale.json")]).exit_code == 0
-    (root / "schedules/acme/email.yaml").write_text((root / "schedules/acme/email.yaml")
-                                                    .read_text().replace("9", "10"))
-    return root
+    return cli_repo(tmp_path_factory.mktemp("cli") / "repo")
 
 
 @SETTINGS
