@@ -24,10 +24,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import concurrency_support as cs
 import httpx
@@ -162,16 +162,98 @@ def _wait_until(ready: Callable[[], bool], seconds: float, what: str) -> None:
 
 @dataclass
 class Store:
-    """One kind of store on a private service: its schedsync.yaml, its live keys, and
-    how many entries have landed (to know when the apply is half-way)."""
+    """One kind of store on a private service: its schedsync.yaml, how to read its live
+    keys, kill and restart it, and hold it half-way through an apply."""
 
     label: str
     scheduler: str
     config: str
     live_keys: Callable[[], set[str]]
-    landed: Callable[[], int]
     kill: Callable[[], None]
     restart: Callable[[], None]
+    gate: Callable[[], Gate]
+
+
+class Gate(Protocol):
+    """Holds the store's writes once the apply's first batch has landed, so that the
+    outage comes half-way through the apply however busy the machine is."""
+
+    def hold_after_first(self, proc: subprocess.Popen[str]) -> int:
+        """Block further writes after the first batch; returns the entries landed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class RedisGate:
+    """A keyspace notification announces the first batch's ZADD (RedBeat writes the
+    schedule's sorted set last in each pipeline); ``CLIENT PAUSE WRITE`` then holds
+    every later write inside Redis until the kill."""
+
+    def __init__(self, url: str, schedule_key: str) -> None:
+        import redis
+
+        self.key = schedule_key
+        self.control = redis.Redis.from_url(url, decode_responses=True)
+        self.control.config_set("notify-keyspace-events", "Kz")
+        self.pubsub = self.control.pubsub()
+        self.pubsub.subscribe(f"__keyspace@0__:{schedule_key}")
+        self.pubsub.get_message(timeout=2)  # the subscription's confirmation
+
+    def hold_after_first(self, proc: subprocess.Popen[str]) -> int:
+        while proc.poll() is None:
+            message = self.pubsub.get_message(timeout=0.2)
+            if message and message["type"] == "message" and message["data"] == "zadd":
+                self.control.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+                break
+        return int(self.control.zcard(self.key))
+
+    def close(self) -> None:
+        for closing in (self.pubsub.close, self.control.close):
+            with suppress(Exception):
+                closing()
+
+
+class PostgresGate:
+    """The APScheduler store locks the rows it changes (SELECT ... FOR UPDATE): a table
+    lock in EXCLUSIVE mode, taken before the apply, stops its first chunk; handing the
+    lock over and asking for it again at once lets exactly that chunk commit."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        import sqlalchemy as sa
+
+        from schedsync.engine.adapters.apscheduler_store import job_table
+
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            # What the user's scheduler does when it starts on an empty database.
+            job_table("apscheduler_jobs", sa.MetaData()).create(engine, checkfirst=True)
+        finally:
+            engine.dispose()
+        plain = url.replace("+psycopg", "")
+        self.holder = psycopg.connect(plain)
+        self.probe = psycopg.connect(plain, autocommit=True)
+        self.holder.execute("LOCK TABLE apscheduler_jobs IN EXCLUSIVE MODE")
+
+    def hold_after_first(self, proc: subprocess.Popen[str]) -> int:
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = " \
+                  "'apscheduler_jobs'::regclass"
+        while proc.poll() is None and not self._one(waiting):
+            time.sleep(0.01)
+        self.holder.commit()
+        # Queued behind the first chunk (granted first), ahead of the second.
+        self.holder.execute("LOCK TABLE apscheduler_jobs IN EXCLUSIVE MODE")
+        return int(self._one("SELECT count(*) FROM apscheduler_jobs"))
+
+    def _one(self, sql: str) -> Any:
+        row = self.probe.execute(sql).fetchone()  # type: ignore[arg-type]
+        return row[0] if row else None
+
+    def close(self) -> None:
+        for closing in (self.holder.close, self.probe.close):
+            with suppress(Exception):
+                closing()
 
 
 def redbeat_store(redis_: PrivateRedis) -> Store:
@@ -198,12 +280,8 @@ def redbeat_store(redis_: PrivateRedis) -> Store:
             members = conn.zrange("redbeat::schedule", 0, -1)
             return {m.removeprefix("redbeat:") for m in members if conn.exists(m)}
 
-    def landed() -> int:
-        with client() as conn:
-            return int(conn.zcard("redbeat::schedule"))
-
-    return Store("RedBeat on a private Redis", "beat", config, live_keys, landed,
-                 redis_.kill, redis_.start)
+    return Store("RedBeat on a private Redis", "beat", config, live_keys,
+                 redis_.kill, redis_.start, lambda: RedisGate(redis_.url, "redbeat::schedule"))
 
 
 def apscheduler_pg_store(pg: PrivatePostgres) -> Store:
@@ -234,12 +312,8 @@ def apscheduler_pg_store(pg: PrivatePostgres) -> Store:
     def live_keys() -> set[str]:
         return {row[0] for row in rows("SELECT id FROM apscheduler_jobs")}
 
-    def landed() -> int:
-        found = rows("SELECT count(*) FROM apscheduler_jobs")
-        return int(found[0][0]) if found else 0
-
     return Store("APScheduler SQLAlchemy store on a private PostgreSQL", "aps", config,
-                 live_keys, landed, pg.kill, pg.start)
+                 live_keys, pg.kill, pg.start, lambda: PostgresGate(pg.url))
 
 
 # -- the scenario -----------------------------------------------------------------------
@@ -402,23 +476,16 @@ def _error_body_problem(response: httpx.Response, payload: dict[str, Any]) -> st
     return ""
 
 
-def _kill_when_half_way(store: Store, first_batch: int, proc: subprocess.Popen[str],
+def _kill_when_half_way(store: Store, gate: Gate, proc: subprocess.Popen[str],
                         result: OutageResult) -> None:
-    """Kill the store once ``first_batch`` entries have landed (between batches or
-    inside the next one), or when the apply has finished without that happening."""
-    while proc.poll() is None:
-        try:
-            count = store.landed()
-        except Exception:  # noqa: BLE001 - the store may be busy; look again
-            count = 0
-        if count >= first_batch:
-            result.landed_at_kill = count
-            break
-        time.sleep(0.005)
-    store.kill()
+    try:
+        result.landed_at_kill = gate.hold_after_first(proc)
+    finally:
+        store.kill()
+        gate.close()
 
 
-def run_outage(tmp: Path, store: Store, schedules: int, first_batch: int) -> OutageResult:
+def run_outage(tmp: Path, store: Store, schedules: int) -> OutageResult:
     """Apply ``schedules`` entries, kill the store half-way, probe the API, restart,
     compare the report with the live store, apply again."""
     result = OutageResult(store.label, schedules)
@@ -426,6 +493,7 @@ def run_outage(tmp: Path, store: Store, schedules: int, first_batch: int) -> Out
     token = make_token(root)
     planned = {f"out.job{i:05d}" for i in range(schedules)}
     with running_server(root, token, root.parent / f"{root.name}-server.log") as server:
+        gate = store.gate()
         proc = subprocess.Popen(
             [sys.executable, "-m", "schedsync", "--repo", str(root), "apply",
              "--auto-approve"],
@@ -433,7 +501,7 @@ def run_outage(tmp: Path, store: Store, schedules: int, first_batch: int) -> Out
             text=True, env={**os.environ, "NO_COLOR": "1"},
         )
         killer = threading.Thread(target=_kill_when_half_way,
-                                  args=(store, first_batch, proc, result))
+                                  args=(store, gate, proc, result))
         killer.start()
         out, err = proc.communicate(timeout=600)
         killer.join()
@@ -447,7 +515,7 @@ def run_outage(tmp: Path, store: Store, schedules: int, first_batch: int) -> Out
         result.wrong_reports = check_report(report, result.live_after_restart, planned)
         _converge(root, store, result)
         if "Traceback" in server.output():
-            result.tracebacks.append(f"server log: {server.output()[-600:]}")
+            result.tracebacks.append(f"server log: {server.output()[-3000:]}")
     return result
 
 

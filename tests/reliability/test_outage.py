@@ -1,0 +1,78 @@
+"""A store killed in the middle of an apply (issue 8; the long run is ``python -m stress
+outage``): a clear error and an exact report from the CLI, 503 scheduler_unavailable
+from the API, convergence once the store is back. Only PRIVATE Redis / PostgreSQL
+instances started here are stopped, never the machine's shared ones."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from outage_support import (
+    ApplyReport,
+    Unavailable,
+    apscheduler_pg_store,
+    check_report,
+    private_postgres,
+    private_redis,
+    redbeat_store,
+    run_outage,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _started(service: Callable[[], AbstractContextManager[Any]]) -> Iterator[Any]:
+    try:
+        with service() as running:
+            yield running
+    except Unavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc}; CI must run the outage test, not skip it")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def redis_server() -> Iterator[Any]:
+    yield from _started(private_redis)
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[Any]:
+    yield from _started(private_postgres)
+
+
+def _assert_sound(result: Any) -> None:
+    assert result.report.applied, "the outage came before anything was applied"
+    assert result.report.failed, "the outage came after the apply had finished"
+    assert "Nothing is lost" in result.report.stderr
+    assert result.failures() == []
+
+
+def test_redis_killed_mid_apply_redbeat(tmp_path: Path, redis_server: Any) -> None:
+    result = run_outage(tmp_path, redbeat_store(redis_server), schedules=1500)
+    _assert_sound(result)
+    assert [probe[1] for probe in result.api_during_outage] == [503, 503]
+
+
+def test_postgres_killed_mid_apply_apscheduler(tmp_path: Path, postgres_server: Any) -> None:
+    result = run_outage(tmp_path, apscheduler_pg_store(postgres_server), schedules=1000)
+    _assert_sound(result)
+    assert [probe[1] for probe in result.api_during_outage] == [503, 503, 503]
+
+
+def test_the_report_check_sees_every_kind_of_wrong_line() -> None:
+    # The checks above must be able to fail.
+    report = ApplyReport(1, "", "", applied={"a", "b"}, failed={"b": "x", "c": "x"})
+    wrong = check_report(report, live={"b", "c"}, planned={"a", "b", "c", "d"})
+    assert wrong == [
+        "a: reported applied, absent from the live store",
+        "b: reported failed, yet present in the live store",
+        "c: reported failed, yet present in the live store",
+        "b: reported both applied and failed",
+        "d: planned but named in neither list",
+    ]
