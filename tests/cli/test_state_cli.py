@@ -154,3 +154,30 @@ def test_a_running_holder_is_kept_unless_forced(repo: Path) -> None:
 def test_state_commands_work_when_the_yaml_is_broken(repo: Path) -> None:
     (repo / "schedules" / "acme" / "a.yaml").write_text("schedules: [\n")
     assert run(repo, "check").exit_code == 0
+
+
+def set_lock(repo: Path, **values: str) -> None:
+    with sqlite3.connect(repo / ".schedsync" / "state.db") as conn:
+        for column, value in values.items():
+            conn.execute(f"UPDATE schedsync_apply_lock SET {column} = ?", (value,))
+
+
+def test_a_lock_from_another_host_is_described_and_needs_a_yes(repo: Path) -> None:
+    stale_lock(repo)
+    set_lock(repo, host="gone-host")
+    checked = run(repo, "check")
+    assert "(pid " in checked.output
+    assert "on gone-host) since" in checked.output
+    assert "that host cannot be checked from here" in checked.output
+    assert run(repo, "unlock", stdin="n\n").exit_code == 1
+    assert lock_holder(repo) == "apply crashed"
+    assert run(repo, "unlock", stdin="y\n").exit_code == 0
+    assert lock_holder(repo) is None
+
+
+def test_a_lock_older_than_its_ttl_is_stale(repo: Path) -> None:
+    stale_lock(repo)
+    set_lock(repo, host="gone-host", acquired_at="2026-01-01T00:00:00.000000Z")
+    checked = run(repo, "check")
+    assert checked.exit_code == 0
+    assert "it is older than 1:00:00, so it is stale (the next apply breaks it)" in checked.output
