@@ -7,20 +7,16 @@ The schedule lives in the user's code, so schedsync can read it (by importing th
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 from schedsync.engine.adapters import celery_common as cc
-from schedsync.engine.adapters.base import (
-    AdapterBase,
-    Capabilities,
-    LiveEntry,
-    Operation,
-    OpResult,
-)
+from schedsync.engine.adapters.base import LiveEntry, Operation, OpResult
+from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, UnsupportedOperation
-from schedsync.engine.spec import SPEC_FIELDS, Spec, make_spec
+from schedsync.engine.spec import Spec, make_spec
 from schedsync.schemas.config import CeleryBeatScheduler
 
 READ_ONLY = (
@@ -30,7 +26,7 @@ READ_ONLY = (
 )
 
 
-class BeatScheduleAdapter(AdapterBase):
+class BeatScheduleAdapter(cc.CeleryStoreAdapter):
     def __init__(
         self, config: CeleryBeatScheduler, repo_root: Path, *, project: str | None = None
     ) -> None:
@@ -39,19 +35,10 @@ class BeatScheduleAdapter(AdapterBase):
                 "the celery-beat scheduler with store beat-schedule has no 'app': set it "
                 "to the module:attribute of your Celery app, e.g. app: acme.celery:app."
             )
-        self.config = config
-        self.repo_root = repo_root
-        self.project = project or cc.project_of(config, repo_root)
-        self.app = cc.load_app(config.app, repo_root)
+        super().__init__(config, repo_root, project)
+        self.app = self._app = cc.load_app(config.app, repo_root)
         zone = config.timezone or self.app.conf.timezone or "UTC"
-        self.capabilities = Capabilities(
-            trigger_types=frozenset({"cron", "interval", "solar"}),
-            cron_engine="celery",
-            per_schedule_timezone=False,
-            fixed_timezone=str(zone),
-            writable=False,
-            fields=frozenset(SPEC_FIELDS) - {"timezone", "description"},
-        )
+        self.capabilities = replace(capabilities_for(config), fixed_timezone=str(zone))
 
     def list_entries(self) -> list[LiveEntry]:
         schedule = self.app.conf.beat_schedule or {}
@@ -77,14 +64,6 @@ class BeatScheduleAdapter(AdapterBase):
             first = ops[0]
             raise UnsupportedOperation(READ_ONLY.format(what=first.kind.value, key=first.key))
         return iter(())
-
-    def normalize(self, spec: Spec) -> Spec:
-        """``spec`` as it reads back: cron fields as Celery's parser reads them."""
-        return cc.normalize_cron(spec)
-
-    def trigger(self, key: str, spec: Spec) -> str:
-        # Sending a task changes nothing in the schedule, so it works here too.
-        return cc.send_now(self.app, spec, self.project)
 
 
 def _entry(key: str, value: Any) -> LiveEntry:

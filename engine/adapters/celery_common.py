@@ -1,4 +1,5 @@
-"""What the three Celery beat stores share: schedule mapping, options, app loading, trigger.
+"""What the three Celery beat stores share: schedule mapping, options, app loading,
+trigger, and the adapter base of the writable stores (batched writes).
 
 Celery beat entries carry ``options`` (queue, priority, expires, headers) next to the
 schedule. schedsync puts ``headers.schedsync_name`` / ``headers.schedsync_project`` on
@@ -12,13 +13,14 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from schedsync.engine.adapters.base import AdapterBase, Operation, OpResult
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
 from schedsync.engine.spec import Spec, make_spec
 
@@ -127,12 +129,19 @@ def live_spec(
     description: str | None = None,
 ) -> Spec:
     """``make_spec`` for thousands of live entries sharing few triggers: every field
-    but the trigger is normalised exactly as ``make_spec`` does."""
+    but the trigger is normalised exactly as ``make_spec`` does, without copying what
+    a JSON decoder just made (a fresh list or dict)."""
     return {
-        **template,
-        "name": name, "trigger": dict(template["trigger"]), "task": task,
-        "args": list(args), "kwargs": dict(kwargs or {}), "enabled": bool(enabled),
-        "timezone": timezone, "queue": queue, "priority": priority,
+        "name": name,
+        "trigger_type": template["trigger_type"],
+        "trigger": dict(template["trigger"]),
+        "task": task,
+        "args": args if type(args) is list else list(args),
+        "kwargs": kwargs if type(kwargs) is dict else dict(kwargs or {}),
+        "enabled": bool(enabled),
+        "timezone": timezone,
+        "queue": queue,
+        "priority": priority,
         "expires": float(expires) if expires is not None else None,
         "description": description,
     }
@@ -140,20 +149,23 @@ def live_spec(
 
 def normalize_cron(spec: Spec) -> Spec:
     """``spec`` with its cron trigger as it reads back from a Celery store (written as
-    Celery crontab text, read back through Celery's parser)."""
+    Celery crontab text, read back through Celery's parser); ``spec`` itself when that
+    changes nothing (the usual case: no copy per schedule)."""
     if spec.get("trigger_type") != "cron":
         return spec
     trigger = spec["trigger"]
-    key = tuple(trigger.get(f) for f in _NORMAL_KEY)
+    key = tuple(map(trigger.get, _NORMAL_KEY))
     if key not in _normalized:
-        _normalized[key] = _celery_cron(trigger)
-    found = _normalized[key]
-    return spec if found is None else {**spec, "trigger": dict(found)}
+        found = _celery_cron(trigger)
+        _normalized[key] = None if found == trigger else found
+    read_back = _normalized[key]
+    return spec if read_back is None else {**spec, "trigger": dict(read_back)}
 
 
 _NORMAL_KEY = (*CRON_FIELDS, "second")
-# Few distinct crons per store: a plain dict is the cheapest memo (bounded by
-# the number of distinct triggers a repository holds).
+# Few distinct crons per store: a plain dict is the cheapest memo (bounded by the number
+# of distinct triggers a repository holds). None: the trigger reads back unchanged (or
+# does not parse, which validation reports).
 _normalized: dict[tuple[Any, ...], dict[str, Any] | None] = {}
 
 
@@ -223,30 +235,6 @@ def managed_name(headers: Any) -> tuple[str | None, str | None]:
     return headers[NAME_HEADER], project if isinstance(project, str) else None
 
 
-def project_of(config: CeleryBeatScheduler, repo_root: Path) -> str | None:
-    """The project whose ``schedsync.yaml`` entry is ``config`` (None if not exactly one).
-
-    Adapters are opened from a scheduler's config alone; the project name goes into the
-    entry headers so that fires land on the right project.
-    """
-    try:
-        import yaml
-
-        from schedsync.engine.config import CONFIG_NAME, expand_env
-        from schedsync.schemas.config import RepoConfig
-
-        raw = yaml.safe_load((repo_root / CONFIG_NAME).read_text(encoding="utf-8"))
-        repo = RepoConfig.model_validate(expand_env(raw))
-    except Exception:  # noqa: BLE001 - no readable config: the caller passes project
-        return None
-    found = [
-        slug
-        for slug, project in repo.projects.items()
-        if any(other == config for other in project.schedulers.values())
-    ]
-    return found[0] if len(found) == 1 else None
-
-
 # -- next run --------------------------------------------------------------------------
 
 
@@ -279,6 +267,58 @@ def next_due(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# -- the writable stores' shared adapter -------------------------------------------
+
+BATCH = 1000
+
+
+def batches(ops: Sequence[Operation], size: int = BATCH) -> Iterator[Sequence[Operation]]:
+    """``ops`` in slices of ``size``: one store round trip (pipeline, transaction) each."""
+    for start in range(0, len(ops), size):
+        yield ops[start : start + size]
+
+
+class CeleryStoreAdapter(AdapterBase):
+    """What the Celery beat stores do alike: the project named in the headers of the
+    entries they write, the managed marks seen by the last listing, batched writes,
+    crons read back through Celery's parser, and "trigger now" through the configured
+    app (or a bare one on the broker)."""
+
+    def __init__(self, config: CeleryBeatScheduler, repo_root: Path, project: str | None
+                 ) -> None:
+        self.config = config
+        self.repo_root = repo_root
+        self.project = project
+        self._managed: dict[str, str | None] = {}
+        self._app: Celery | None = None
+
+    def managed_keys(self) -> dict[str, str | None]:
+        """Keys of entries carrying schedsync's header mark (from the last listing),
+        mapped to the project named in the mark."""
+        return dict(self._managed)
+
+    def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        self._apply_started()
+        for batch in batches(ops):
+            yield from self._apply_batch(batch)
+
+    def _apply_started(self) -> None:
+        """Called once per ``apply`` before the first batch."""
+
+    def _apply_batch(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        """Write ``ops`` in one round trip; yields each result once durable."""
+        raise NotImplementedError
+
+    def normalize(self, spec: Spec) -> Spec:
+        """``spec`` as it reads back: cron fields as Celery's parser reads them."""
+        return normalize_cron(spec)
+
+    def trigger(self, key: str, spec: Spec) -> str:
+        if self._app is None:
+            self._app = sending_app(self.config, self.repo_root)
+        return send_now(self._app, spec, self.project)
 
 
 # -- the Celery app ------------------------------------------------------------------

@@ -26,19 +26,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from schedsync.engine.adapters import celery_common as cc
-from schedsync.engine.adapters.base import (
-    AdapterBase,
-    Capabilities,
-    LiveEntry,
-    Operation,
-    OpKind,
-    OpResult,
-)
+from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, OpResult
+from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
 from schedsync.engine.spec import Spec, canonical_instant
 from schedsync.schemas.config import CeleryBeatScheduler
 
-BATCH = 1000
 _TZ_HEADER = "schedsync_timezone"
 _PERIODS = ("days", "hours", "minutes", "seconds")
 
@@ -106,26 +99,18 @@ _FK = {"cron": "crontab_id", "interval": "interval_id", "solar": "solar_id",
        "clocked": "clocked_id"}
 
 
-# Positions matter: ``_entry``, ``_spec`` and ``_trigger`` unpack rows by index.
-_LIST_QUERY = (
-    sa.select(
-        task.c.name, task.c.task, task.c.args, task.c.kwargs, task.c.queue,  # 0-4
-        task.c.headers, task.c.priority, task.c.expire_seconds, task.c.enabled,  # 5-8
-        task.c.description, task.c.id, task.c.last_run_at, task.c.total_run_count,  # 9-12
-        task.c.crontab_id, task.c.interval_id, task.c.solar_id, task.c.clocked_id,  # 13-16
-        *(crontab.c[f] for f in cc.CRON_FIELDS), crontab.c.timezone,  # 17-22
-        interval.c.every, interval.c.period,  # 23-24
-        solar.c.event, solar.c.latitude, solar.c.longitude,  # 25-27
-        clocked.c.clocked_time,  # 28
-    )
-    .select_from(
-        task.outerjoin(crontab, task.c.crontab_id == crontab.c.id)
-        .outerjoin(interval, task.c.interval_id == interval.c.id)
-        .outerjoin(solar, task.c.solar_id == solar.c.id)
-        .outerjoin(clocked, task.c.clocked_id == clocked.c.id)
-    )
-    .order_by(task.c.name)
-)
+# Positions matter: ``_entry`` and ``_spec`` unpack rows by index. Only what a spec and
+# a LiveEntry need; schedule rows are read apart (few, shared) and decoded once each.
+_LIST_QUERY = sa.select(
+    task.c.name, task.c.task, task.c.args, task.c.kwargs, task.c.queue,  # 0-4
+    task.c.headers, task.c.priority, task.c.expire_seconds, task.c.enabled,  # 5-8
+    task.c.description, task.c.last_run_at, task.c.total_run_count,  # 9-11
+    task.c.crontab_id, task.c.interval_id, task.c.solar_id, task.c.clocked_id,  # 12-15
+).order_by(task.c.name)
+_SCHEDULE_QUERIES: dict[str, sa.Select[Any]] = {
+    kind: sa.select(*table.c) for kind, table in (
+        ("cron", crontab), ("interval", interval), ("solar", solar), ("clocked", clocked))
+}
 
 
 def database_url(url: str, repo_root: Path) -> str:
@@ -141,7 +126,7 @@ def database_url(url: str, repo_root: Path) -> str:
     return url
 
 
-class DjangoCeleryBeatAdapter(AdapterBase):
+class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
     def __init__(
         self, config: CeleryBeatScheduler, repo_root: Path, *, project: str | None = None
     ) -> None:
@@ -151,9 +136,7 @@ class DjangoCeleryBeatAdapter(AdapterBase):
                 "it to your Django database, e.g. postgresql://user@host/db or "
                 "sqlite:///db.sqlite3."
             )
-        self.config = config
-        self.repo_root = repo_root
-        self.project = project or cc.project_of(config, repo_root)
+        super().__init__(config, repo_root, project)
         try:
             self.engine: Engine = sa.create_engine(database_url(config.url, repo_root))
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -162,39 +145,23 @@ class DjangoCeleryBeatAdapter(AdapterBase):
                 "Use postgresql://user@host/db or sqlite:///path."
             ) from None
         self.sqlite = self.engine.dialect.name == "sqlite"
-        self.capabilities = Capabilities(
-            trigger_types=frozenset({"cron", "interval", "clocked", "solar"}),
-            cron_engine="celery",
-            per_schedule_timezone=True,
-        )
-        self._managed: dict[str, str | None] = {}
-        self._app: Any = None
+        self.capabilities = capabilities_for(config)
 
     # -- reading ---------------------------------------------------------------------
 
     def list_entries(self) -> list[LiveEntry]:
         with self._connect("read the periodic tasks") as conn:
+            # Tasks first: a schedule row they reference is then already committed.
             rows = conn.execute(_LIST_QUERY).all()
+            schedules = _Schedules(conn)
         self._managed = {}
-        triggers: dict[tuple[Any, ...], tuple[Spec, str | None]] = {}
         with cc.no_gc():
-            return [self._entry(row, triggers) for row in rows]
+            return [self._entry(row, schedules) for row in rows]
 
-    def managed_keys(self) -> dict[str, str | None]:
-        """Names of tasks carrying schedsync's header mark (from the last listing),
-        mapped to the project named in the mark."""
-        return dict(self._managed)
-
-    def _entry(self, row: Any, triggers: dict[tuple[Any, ...], tuple[Spec, str | None]]
-               ) -> LiveEntry:
-        key, last_run, count = row[0], _aware(row[11]), row[12]
+    def _entry(self, row: Any, schedules: _Schedules) -> LiveEntry:
+        key, last_run, count = row[0], _aware(row[10]), row[11]
         try:
-            # Tasks share schedule rows: turn each distinct one into a trigger once.
-            schedule_ids = row[13:17]
-            if schedule_ids not in triggers:
-                trigger_type, trigger, zone = _trigger(row)
-                triggers[schedule_ids] = (cc.spec_template(trigger_type, trigger), zone)
-            template, zone = triggers[schedule_ids]
+            template, zone = schedules.trigger(row[12:16])
             spec = self._spec(row, template, zone)
         except (KeyError, ValueError, TypeError) as exc:
             problem = f"periodic task {key!r} cannot be read: {exc}"
@@ -226,19 +193,17 @@ class DjangoCeleryBeatAdapter(AdapterBase):
 
     # -- writing ---------------------------------------------------------------------
 
-    def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
-        for start in range(0, len(ops), BATCH):
-            batch = ops[start:start + BATCH]
-            try:
-                with self.engine.begin() as conn:
-                    failed = self._write(conn, batch)
-            except sa.exc.SQLAlchemyError:
-                # One bad row fails the whole transaction: redo one by one so that
-                # every change gets its own result.
-                yield from self._one_by_one(batch)
-            else:
-                yield from (OpResult(op, ok=op.key not in failed, error=failed.get(op.key))
-                            for op in batch)
+    def _apply_batch(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
+        try:
+            with self.engine.begin() as conn:
+                failed = self._write(conn, ops)
+        except sa.exc.SQLAlchemyError:
+            # One bad row fails the whole transaction: redo one by one so that every
+            # change gets its own result.
+            yield from self._one_by_one(ops)
+        else:
+            yield from (OpResult(op, ok=op.key not in failed, error=failed.get(op.key))
+                        for op in ops)
 
     def _one_by_one(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
         for op in ops:
@@ -362,18 +327,11 @@ class DjangoCeleryBeatAdapter(AdapterBase):
 
     def normalize(self, spec: Spec) -> Spec:
         """``spec`` as it reads back: Celery crontab text, whole expire seconds."""
-        spec = cc.normalize_cron(spec)
+        spec = super().normalize(spec)
         expires = spec.get("expires")
         if expires is not None and expires != round(expires):
             spec = {**spec, "expires": float(round(expires))}
         return spec
-
-    # -- running now -----------------------------------------------------------------
-
-    def trigger(self, key: str, spec: Spec) -> str:
-        if self._app is None:
-            self._app = cc.sending_app(self.config, self.repo_root)
-        return cc.send_now(self._app, spec, self.project)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -383,6 +341,34 @@ class DjangoCeleryBeatAdapter(AdapterBase):
     def _connect(self, what: str) -> _Connected:
         return _Connected(self.engine, f"cannot {what} in {self.engine.url!r}")
 
+
+class _Schedules:
+    """The schedule rows of one listing, each turned into a spec template (and its
+    crontab zone) once, when a task first references it: tasks share few rows."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.rows = {kind: {row[0]: row for row in conn.execute(query)}
+                     for kind, query in _SCHEDULE_QUERIES.items()}
+        self.triggers: dict[tuple[Any, ...], tuple[Spec, str | None]] = {}
+
+    def trigger(self, ids: tuple[Any, ...]) -> tuple[Spec, str | None]:
+        """(template, crontab zone) of the task whose crontab, interval, solar and
+        clocked ids are ``ids``."""
+        found = self.triggers.get(ids)
+        if found is None:
+            trigger_type, trigger, zone = self._decode(ids)
+            found = self.triggers[ids] = (cc.spec_template(trigger_type, trigger), zone)
+        return found
+
+    def _decode(self, ids: tuple[Any, ...]) -> tuple[str, dict[str, Any], str | None]:
+        for kind, row_id in zip(("cron", "interval", "solar", "clocked"), ids, strict=True):
+            if row_id is None:
+                continue
+            row = self.rows[kind].get(row_id)
+            if row is None:
+                raise ValueError(f"its {_FK[kind]} {row_id} names no schedule row")
+            return _trigger(kind, row)
+        raise ValueError("it references no schedule row (crontab, interval, solar or clocked)")
 
 
 class _ScheduleRows:
@@ -449,26 +435,24 @@ def _value_key(table: sa.Table, values: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(key)
 
 
-def _trigger(row: Any) -> tuple[str, dict[str, Any], str | None]:
-    """A ``_LIST_QUERY`` row -> (trigger type, trigger, cron time zone)."""
-    crontab_id, interval_id, solar_id, clocked_id = row[13:17]
-    if crontab_id is not None:
-        fields = dict(zip(cc.CRON_FIELDS, row[17:22], strict=True))
-        return "cron", cc.cron_from_celery(fields), row[22]
-    if interval_id is not None:
-        every, period = row[23:25]
+def _trigger(kind: str, row: Any) -> tuple[str, dict[str, Any], str | None]:
+    """A schedule row (``id`` first, then the columns in table order) -> (trigger
+    type, trigger, crontab zone)."""
+    if kind == "cron":
+        fields = dict(zip(cc.CRON_FIELDS, row[1:6], strict=True))
+        return "cron", cc.cron_from_celery(fields), row[6]
+    if kind == "interval":
+        every, period = row[1:3]
         if period not in _PERIODS:
             raise ValueError(f"interval period {period!r} has no schedsync equivalent")
         return "interval", {"every": every, "period": period}, None
-    if solar_id is not None:
-        event, latitude, longitude = row[25:28]
+    if kind == "solar":
+        event, latitude, longitude = row[1:4]
         return "solar", {"event": event, "latitude": float(latitude),
                          "longitude": float(longitude)}, None
-    if clocked_id is not None:
-        moment = _aware(row[28])
-        assert moment is not None  # NOT NULL column
-        return "clocked", {"run_at": canonical_instant(moment)}, None
-    raise ValueError("it references no schedule row (crontab, interval, solar or clocked)")
+    moment = _aware(row[1])
+    assert moment is not None  # NOT NULL column
+    return "clocked", {"run_at": canonical_instant(moment)}, None
 
 
 def _aware(moment: datetime | None) -> datetime | None:

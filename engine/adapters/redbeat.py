@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -24,25 +25,18 @@ import orjson
 import redis
 
 from schedsync.engine.adapters import celery_common as cc
-from schedsync.engine.adapters.base import (
-    AdapterBase,
-    Capabilities,
-    LiveEntry,
-    Operation,
-    OpKind,
-    OpResult,
-)
+from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, OpResult
+from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
-from schedsync.engine.spec import SPEC_FIELDS, Spec
+from schedsync.engine.spec import Spec
 from schedsync.schemas.config import CeleryBeatScheduler
 
 DEFAULT_PREFIX = "redbeat:"
-BATCH = 1000
 _HINT_FIELD = "schedsync"
 _FIELDS = ("definition", "meta", _HINT_FIELD)
 
 
-class RedBeatAdapter(AdapterBase):
+class RedBeatAdapter(cc.CeleryStoreAdapter):
     def __init__(
         self, config: CeleryBeatScheduler, repo_root: Path, *, project: str | None = None
     ) -> None:
@@ -53,23 +47,15 @@ class RedBeatAdapter(AdapterBase):
                 "the celery-beat scheduler with store redbeat has no 'url': set it to the "
                 "Redis URL of redbeat_redis_url, e.g. url: ${REDIS_URL}."
             )
-        self.config = config
-        self.repo_root = repo_root
-        self.project = project or cc.project_of(config, repo_root)
+        super().__init__(config, repo_root, project)
         self.timezone = config.timezone or app_conf.get("timezone") or "UTC"
         self.prefix = config.key_prefix or app_conf.get("redbeat_key_prefix") or DEFAULT_PREFIX
         self.schedule_key = self.prefix + ":schedule"
         self.url = str(url)
-        self.redis = redis.Redis.from_url(self.url, decode_responses=True)
-        self.capabilities = Capabilities(
-            trigger_types=frozenset({"cron", "interval"}),
-            cron_engine="celery",
-            per_schedule_timezone=False,
-            fixed_timezone=self.timezone,
-            fields=frozenset(SPEC_FIELDS) - {"timezone", "description"},
-        )
-        self._managed: dict[str, str | None] = {}
-        self._app: Any = None
+        # Bytes in, bytes to orjson: decoding 30k replies to str first is wasted work.
+        self.redis = redis.Redis.from_url(self.url, decode_responses=False)
+        self.capabilities = replace(capabilities_for(config), fixed_timezone=self.timezone)
+        self._scores = _Scores(self.timezone, cc.utcnow())
 
     # -- reading ---------------------------------------------------------------------
 
@@ -81,61 +67,59 @@ class RedBeatAdapter(AdapterBase):
                 pipe.hmget(member, _FIELDS)
             hashes = pipe.execute()
         self._managed = {}
-        size = len(self.prefix)
+        prefix = self.prefix.encode()
+        size = len(prefix)
         with cc.no_gc():
-            return [self._entry(member[size:], fields, score)
+            return [self._entry(member[size:].decode(), fields, score)
                     for (member, score), fields in zip(members, hashes, strict=True)
-                    if fields[0] is not None and member.startswith(self.prefix)]
+                    if fields[0] is not None and member.startswith(prefix)]
 
-    def managed_keys(self) -> dict[str, str | None]:
-        """Keys of entries carrying schedsync's header mark (from the last listing),
-        mapped to the project named in the mark."""
-        return dict(self._managed)
-
-    def _entry(self, key: str, fields: list[str | None], score: float) -> LiveEntry:
+    def _entry(self, key: str, fields: list[bytes | None], score: float) -> LiveEntry:
         definition_text, meta_text, hint = fields
-        meta = _loads(meta_text)
-        last_run = _decode_datetime(meta.get("last_run_at")) if meta else None
-        count = meta.get("total_run_count") if meta else None
+        last_run, count = _meta(meta_text)
         next_run = datetime.fromtimestamp(score, UTC) if score >= 0 else None
         try:
-            definition = orjson.loads(definition_text or "")
-            spec = self._spec(key, definition, hint)
+            spec = self._spec(key, orjson.loads(definition_text or b""), hint)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             problem = f"unreadable RedBeat entry {self.prefix}{key}: {exc}"
             placeholder = {"name": key}
             return LiveEntry(key, placeholder, next_run, last_run, count, problem)
-        return LiveEntry(key, spec, next_run, last_run, count if isinstance(count, int) else None)
+        return LiveEntry(key, spec, next_run, last_run, count)
 
-    def _spec(self, key: str, definition: dict[str, Any], hint: str | None) -> Spec:
+    def _spec(self, key: str, definition: dict[str, Any], hint: bytes | None) -> Spec:
         options = definition.get("options") or {}
         name, project = cc.managed_name(options.get("headers"))
         if name is not None:
             self._managed[key] = project
+        expires = options.get("expires")
+        if expires is not None and not isinstance(expires, int | float):
+            raise ValueError(f"expires is {expires!r}, not a number of seconds")
         return cc.live_spec(
-            _template(orjson.dumps(definition["schedule"]), hint),
+            _template(orjson.dumps(definition["schedule"]), hint.decode() if hint else None),
             name=name or key,
             task=definition["task"],
             args=definition.get("args") or (),
             kwargs=definition.get("kwargs"),
             enabled=definition.get("enabled", True),
-            **cc.spec_options(options),
+            queue=options.get("queue") or None,
+            priority=options.get("priority"),
+            expires=expires,
         )
 
     # -- writing ---------------------------------------------------------------------
 
-    def apply(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
-        scores = _Scores(self.timezone, cc.utcnow())
-        for start in range(0, len(ops), BATCH):
-            yield from self._apply_batch(ops[start : start + BATCH], scores)
+    def _apply_started(self) -> None:
+        # One moment per apply: every batch's new entries start their clocks together,
+        # and each distinct cron's first fire is computed once.
+        self._scores = _Scores(self.timezone, cc.utcnow())
 
-    def _apply_batch(self, ops: Sequence[Operation], scores: _Scores) -> Iterator[OpResult]:
+    def _apply_batch(self, ops: Sequence[Operation]) -> Iterator[OpResult]:
         try:
             current = self._current(ops)
         except redis.RedisError as exc:
             yield from (OpResult(op, ok=False, error=_unavailable(exc)) for op in ops)
             return
-        batch = _Batch(self.redis.pipeline(transaction=False), scores)
+        batch = _Batch(self.redis.pipeline(transaction=False), self._scores)
         queued: list[Operation] = []
         results: list[OpResult] = []
         for op in ops:
@@ -227,17 +211,6 @@ class RedBeatAdapter(AdapterBase):
             "enabled": bool(spec.get("enabled", True)),
         }
 
-    def normalize(self, spec: Spec) -> Spec:
-        """``spec`` as it reads back: cron fields as Celery's parser reads them."""
-        return cc.normalize_cron(spec)
-
-    # -- running now -----------------------------------------------------------------
-
-    def trigger(self, key: str, spec: Spec) -> str:
-        if self._app is None:
-            self._app = cc.sending_app(self.config, self.repo_root)
-        return cc.send_now(self._app, spec, self.project)
-
     def close(self) -> None:
         self.redis.close()
 
@@ -245,7 +218,6 @@ class RedBeatAdapter(AdapterBase):
 
     def _connection_errors(self, what: str) -> _RedisErrors:
         return _RedisErrors(f"cannot {what} from RedBeat at {_safe_url(self.url)}")
-
 
 
 class _Scores:
@@ -349,11 +321,23 @@ def _safe_url(url: str | None) -> str:
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
-def _loads(text: str | None) -> dict[str, Any]:
+def _loads(text: bytes | None) -> dict[str, Any]:
     if not text:
         return {}
     value = orjson.loads(text)
     return value if isinstance(value, dict) else {}
+
+
+def _meta(text: bytes | None) -> tuple[datetime | None, int | None]:
+    """(last run, run count) from beat's ``meta`` field; (None, None) when unreadable:
+    it is beat's runtime record, never a reason to call the entry unreadable."""
+    try:
+        meta = _loads(text)
+        last_run = _decode_datetime(meta.get("last_run_at"))
+    except (ValueError, TypeError, KeyError):
+        return None, None
+    count = meta.get("total_run_count")
+    return last_run, count if isinstance(count, int) else None
 
 
 def _encode_datetime(moment: datetime) -> dict[str, Any]:

@@ -9,6 +9,7 @@ cron computations (DST transitions, smallest gap between fires) are memoised in 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -21,7 +22,7 @@ from schedsync.engine.cron import dst_findings, min_gap_seconds
 from schedsync.engine.diagnostics import Diagnostic, Severity
 from schedsync.engine.validate.messages import did_you_mean
 from schedsync.engine.validate.schedule_file import FileResult, ParsedSchedule
-from schedsync.schemas.config import ProjectConfig, RepoConfig
+from schedsync.schemas.config import ProjectConfig, RepoConfig, SchedulerConfig
 from schedsync.schemas.schedule import PERIOD_SECONDS, IntervalTrigger
 
 DST_DAYS = 365
@@ -113,10 +114,7 @@ def check_context(
     day = today.isoformat()
     for project, members in by_project.items():
         settings = config.projects[project]
-        stores = {
-            name: (capabilities_for(cfg), describe_store(cfg))
-            for name, cfg in settings.schedulers.items()
-        }
+        stores = {name: _store(cfg) for name, cfg in settings.schedulers.items()}
         _check_names(members, out)
         for entry in members:
             checked = _check_store(entry, settings, stores, out)
@@ -212,15 +210,23 @@ def _check_names(members: list[_Entry], out: list[Diagnostic]) -> None:
             )
 
 
+# Per scheduler: its capabilities, how messages name it, the fields it cannot keep.
+_Store = tuple[Capabilities, str, tuple[str, ...]]
+
+
+def _store(config: SchedulerConfig) -> _Store:
+    caps = capabilities_for(config)
+    return caps, describe_store(config), _lacking(caps)
+
+
 def _check_store(
     entry: _Entry,
     settings: ProjectConfig,
-    stores: dict[str, tuple[Capabilities, str]],
+    stores: dict[str, _Store],
     out: list[Diagnostic],
 ) -> tuple[str, Capabilities] | None:
     """Scheduler and capability checks; returns the zone the schedule runs in and the
-    store's capabilities (None: unknown scheduler). ``stores``: per scheduler name,
-    its capabilities and how messages name it."""
+    store's capabilities (None: unknown scheduler)."""
     schedule = entry.parsed.schedule
     found = stores.get(schedule.scheduler)
     if found is None:
@@ -241,7 +247,7 @@ def _check_store(
             )
         )
         return None
-    caps, store = found
+    caps, store, lacking = found
     if schedule.trigger_type not in caps.trigger_types:
         out.append(
             _diag(
@@ -273,7 +279,39 @@ def _check_store(
                 "remove 'second', or move the schedule to an APScheduler scheduler",
             )
         )
+    if lacking:
+        out.extend(_unheld_diag(entry, name, store) for name in lacking
+                   if getattr(schedule, name) != _HELD_DEFAULTS[name])
     return _zone(entry, settings, caps, store, out), caps
+
+
+# Fields a schedule may set that some store cannot keep, with their defaults. Not here:
+# ``timezone`` (``_zone`` compares it with the store's fixed zone) and ``description``
+# (documentation: it stays in the repository where a store has no place for it).
+_HELD_DEFAULTS: dict[str, object] = {
+    "enabled": True, "queue": None, "priority": None, "expires": None,
+}
+
+
+def _lacking(caps: Capabilities) -> tuple[str, ...]:
+    """The fields of ``_HELD_DEFAULTS`` a store cannot keep (none for most stores)."""
+    return tuple(name for name in _HELD_DEFAULTS if name not in caps.fields)
+
+
+def _unheld_diag(entry: _Entry, name: str, store: str) -> Diagnostic:
+    schedule = entry.parsed.schedule
+    value = getattr(schedule, name)
+    if name == "enabled":
+        message = (f"scheduler {schedule.scheduler!r} ({store}) cannot hold a disabled "
+                   "schedule: every entry of a static beat_schedule runs")
+        fix = ("remove 'enabled: false' (to stop it, delete the entry from beat_schedule in "
+               "code), or move the schedule to a redbeat or django-celery-beat scheduler")
+    else:
+        message = f"scheduler {schedule.scheduler!r} ({store}) has no place for {name}"
+        fix = f"remove {name!r}, or move the schedule to a scheduler whose store keeps it"
+    return _diag(entry, name, Severity.ERROR, "unsupported-by-store", message,
+                 f"no {name!r} (default {_HELD_DEFAULTS[name]!r})",
+                 f"{name}: {json.dumps(value)}", fix)
 
 
 def _move_hint(trigger_type: str) -> str:

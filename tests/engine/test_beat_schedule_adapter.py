@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from schedsync.engine.adapters.base import Operation, OpKind
 from schedsync.engine.adapters.beat_schedule import BeatScheduleAdapter
+from schedsync.engine.capabilities import capabilities_for
+from schedsync.engine.diagnostics import Diagnostic, Severity
 from schedsync.engine.errors import ConfigError, UnsupportedOperation
+from schedsync.engine.plan import compare_fields
+from schedsync.engine.repository import load_repository_from_files
 from schedsync.engine.spec import make_spec
 from schedsync.schemas.config import CeleryBeatScheduler
 
@@ -80,3 +85,40 @@ def test_every_write_is_refused_with_the_way_out(repo: Path) -> None:
 def test_bad_app_references_are_config_errors(repo: Path, app: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         open_adapter(repo, app)
+
+
+STATIC_CONFIG = """\
+version: 1
+projects:
+  acme:
+    timezone: UTC
+    schedulers:
+      static: {type: celery-beat, store: beat-schedule, app: "static_app_module:app"}
+"""
+
+
+def validate(schedule_tail: str) -> list[Diagnostic]:
+    text = ("schedules:\n  - name: paused-job\n    scheduler: static\n    trigger_type: interval\n"
+            "    trigger: {every: 30}\n    task: static.tick\n" + schedule_tail)
+    files = {"schedsync.yaml": STATIC_CONFIG.encode(), "schedules/acme/jobs.yaml": text.encode()}
+    return load_repository_from_files(files, today=date(2026, 6, 1)).diagnostics.items
+
+
+def test_validation_refuses_a_disabled_schedule_a_static_schedule_cannot_hold() -> None:
+    [found] = validate("    enabled: false\n")
+    assert (found.severity, found.code, found.path, found.line) == (
+        Severity.ERROR, "unsupported-by-store", "schedules[0].enabled", 2)
+    assert found.message == (
+        "scheduler 'static' (celery-beat (beat-schedule)) cannot hold a disabled schedule: "
+        "every entry of a static beat_schedule runs")
+    assert found.found == "enabled: false"
+    assert found.fix.startswith("remove 'enabled: false'")
+
+
+def test_a_description_stays_in_the_repository_and_is_never_a_difference(repo: Path) -> None:
+    assert validate("    description: documented in the repository only\n") == []
+    caps = open_adapter(repo).capabilities
+    assert {"description", "enabled", "timezone"}.isdisjoint(compare_fields(caps))
+    config = CeleryBeatScheduler(type="celery-beat", store="beat-schedule",
+                                 app="static_app_module:app")
+    assert caps.fields == capabilities_for(config).fields  # validation and adapter agree

@@ -14,7 +14,9 @@ from celery import Celery
 
 from schedsync.engine.adapters.base import Operation, OpKind
 from schedsync.engine.adapters.redbeat import RedBeatAdapter
+from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError
+from schedsync.engine.plan import compare_fields, plan_scheduler
 from schedsync.engine.spec import make_spec
 from schedsync.schemas.config import CeleryBeatScheduler
 
@@ -231,3 +233,21 @@ def test_settings_come_from_the_celery_app_when_not_in_schedsync_yaml(
         assert [e.key for e in adapter.list_entries()] == ["tick"]
     finally:
         adapter.close()
+
+
+def test_validation_and_planner_use_the_same_redbeat_capabilities(
+    adapter: RedBeatAdapter
+) -> None:
+    # RedBeat's definition has no zone and no description: the zone is the app's (a
+    # different one is a validation error, tests/engine/test_validate.py), and a
+    # description is repository documentation that never shows as a difference.
+    assert adapter.capabilities.fields == capabilities_for(adapter.config).fields
+    assert {"timezone", "description"}.isdisjoint(compare_fields(adapter.capabilities))
+    assert adapter.capabilities.fixed_timezone == "Europe/Berlin"
+    spec = interval_spec(description="why it runs")
+    adapter.create("tick", spec)
+    [entry] = adapter.list_entries()
+    assert entry.spec["description"] is None
+    plan = plan_scheduler(project="acme", scheduler="beat", desired=[spec], live=[entry],
+                          base={}, capabilities=adapter.capabilities)
+    assert [c.action.value for c in plan.changes] == ["no-op"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from schedsync.engine.adapters import celery_common as cc
+from schedsync.engine.adapters import open_adapter, project_of
 from schedsync.engine.errors import ConfigError
 from schedsync.engine.spec import make_spec
 from schedsync.schemas.config import CeleryBeatScheduler
@@ -74,9 +75,13 @@ def test_project_is_found_from_schedsync_yaml(tmp_path: Path) -> None:
     )
     mine = CeleryBeatScheduler(type="celery-beat", store="redbeat", url="redis://h/2")
     unknown = CeleryBeatScheduler(type="celery-beat", store="redbeat", url="redis://h/9")
-    assert cc.project_of(mine, tmp_path) == "acme"
-    assert cc.project_of(unknown, tmp_path) is None
-    assert cc.project_of(mine, tmp_path / "nowhere") is None
+    assert project_of(mine, tmp_path) == "acme"
+    assert project_of(unknown, tmp_path) is None
+    assert project_of(mine, tmp_path / "nowhere") is None
+    # Callers that know the project pass it; the lookup is only the fallback.
+    assert open_adapter(mine, tmp_path).project == "acme"  # type: ignore[attr-defined]
+    passed = open_adapter(unknown, tmp_path / "nowhere", project="given")
+    assert passed.project == "given"  # type: ignore[attr-defined]
 
 
 def test_sending_needs_an_app_or_a_broker(tmp_path: Path) -> None:
