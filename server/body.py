@@ -28,9 +28,12 @@ def _too_large() -> ApiError:
 async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        digits = declared.strip()
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+        if not (digits.isascii() and digits.isdigit()):
             raise ApiError("invalid_request", "the Content-Length header is not a number")
-        if int(declared) > MAX_BODY_BYTES:
+        # Compare lengths first: int() refuses over 4,300 digits (and would be slow).
+        if len(digits.lstrip("0")) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES:
             raise _too_large()
     chunks: list[bytes] = []
     size = 0
