@@ -65,8 +65,10 @@ def create(slug: str, entry: dict[str, Any], file: str | None) -> Any:
             ) from None
         rel = _relative(ws, path)
         _inside_project(rel, slug, file)
-        text = yamledit.add_schedule(read_text(ws.root, rel), entry)
-        return Edit("create", name, {rel: text}, {str(entry["scheduler"]): {name}})
+        before = read_text(ws.root, rel)
+        text = yamledit.add_schedule(before, entry)
+        return Edit("create", name, {rel: text}, {str(entry["scheduler"]): {name}},
+                    before={rel: before})
 
     return plan
 

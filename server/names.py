@@ -33,12 +33,16 @@ def find(repo: LoadedRepository, slug: str, name: str) -> RepoSchedule | None:
     return None if position is None else repo.project(slug)[position]
 
 
-def carry(old: LoadedRepository, new: LoadedRepository, slug: str) -> None:
+def carry(
+    old: LoadedRepository, new: LoadedRepository, slug: str,
+    appended: dict[str, int] | None = None,
+) -> None:
     """``new``'s list for ``slug`` is ``old``'s with schedules swapped in place for
-    ones of the same name: ``old``'s index holds for it."""
+    ones of the same name, plus ``appended`` (name -> position) at its end: ``old``'s
+    index holds for it, with those added."""
     hit = _indexes.get((id(old), slug))
     if hit is not None and hit[0] is old:
-        _remember(new, slug, hit[1])
+        _remember(new, slug, {**hit[1], **appended} if appended else hit[1])
 
 
 def _remember(repo: LoadedRepository, slug: str, index: dict[str, int]) -> None:

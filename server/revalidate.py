@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from schedsync.engine.config import CONFIG_NAME
 from schedsync.engine.diagnostics import Diagnostics
+from schedsync.server import names
 from schedsync.server.errors import ApiError
 
 if TYPE_CHECKING:
@@ -65,21 +66,25 @@ def _duplicates(
 ) -> list[dict[str, Any]]:
     errors = []
     for slug in _projects(texts):
-        elsewhere = {rs.schedule.name: rs.file for rs in old.project(slug)
-                     if rs.file not in texts}
+
+        def elsewhere_of(name: str, slug: str = slug) -> str | None:
+            """The file of schedule ``name`` outside the changed files, if any."""
+            found = names.find(old, slug, name)
+            return found.file if found is not None and found.file not in texts else None
+
         for rs in candidate.project(slug):
             old_name = rs.schedule.renamed_from
-            if rs.file in texts and old_name is not None and old_name in elsewhere:
+            if rs.file in texts and old_name is not None and elsewhere_of(old_name):
                 errors.append({
                     "field": "renamed_from", "type": "renamed-from-exists", "file": rs.file,
                     "line": rs.line, "column": 1,
                     "message": f"renamed_from {old_name!r} names a schedule that still exists "
-                               f"({elsewhere[old_name]})",
+                               f"({elsewhere_of(old_name)})",
                     "expected": "the old name of a schedule that no longer exists",
                     "found": old_name,
                     "fix": "remove the old schedule, or drop renamed_from if both should exist",
                 })
-            other = elsewhere.get(rs.schedule.name)
+            other = elsewhere_of(rs.schedule.name)
             if rs.file in texts and other is not None:
                 errors.append({
                     "field": "name", "type": "duplicate-name", "file": rs.file,

@@ -37,6 +37,16 @@ _memo = CronMemo()  # DST and gap results for this process (the writer thread on
 
 
 @dataclasses.dataclass(frozen=True)
+class _Place:
+    """Where a schedule's list item is: its file, index in the list and first line."""
+
+    project: str
+    file: str
+    index: int
+    line: int
+
+
+@dataclasses.dataclass(frozen=True)
 class _Cut:
     start: int  # where the item starts, in both texts
     old_end: int
@@ -58,13 +68,81 @@ def revalidate_item(
     cut = _cut(before, after, item.line)
     if cut is None:
         return None
-    accepted = _check(old, path, after[cut.start : cut.new_end], item)
+    place = _Place(item.project, path, item.index, item.line)
+    accepted = _check(old, after[cut.start : cut.new_end], place)
     if accepted is None:
         return None
     fresh, found = accepted
     if _name_clash(old, item, fresh):
         return None
     return _swapped(old, item, position, fresh, found, (before, after, cut))
+
+
+def revalidate_added(
+    old: LoadedRepository, slug: str, path: str, before: str, after: str
+) -> LoadedRepository | None:
+    """The repository with one schedule appended to ``path`` (``yamledit.add_schedule``
+    verified the whole new file), or None."""
+    if old.config is None or old.file_hashes.get(path) != content_hash(before.encode()):
+        return None
+    if any(d.file == path and d.is_error for d in old.diagnostics.items):
+        return None  # then the file's valid schedules are not all of its items
+    inserted = _insertion(before, after)
+    if inserted is None:
+        return None
+    start, end = inserted
+    lines = after[start:end]
+    if "&" in lines or _BLOCK_SCALAR.search(lines):
+        return None
+    items = old.project(slug)
+    place = _Place(slug, path, sum(rs.file == path for rs in items),
+                   after.count("\n", 0, start) + 1)
+    accepted = _check(old, lines, place)
+    if accepted is None:
+        return None
+    fresh, found = accepted
+    schedule = fresh.schedule
+    if any(names.find(old, slug, name) is not None
+           for name in (schedule.name, schedule.renamed_from) if name is not None):
+        return None
+    shift = after.count("\n", start, end) + (0 if lines.endswith("\n") else 1)
+    diagnostics = [*found, *(
+        dataclasses.replace(d, line=d.line + shift)
+        if d.file == path and d.line >= place.line else d for d in old.diagnostics.items)]
+    hashes = {**old.file_hashes, path: content_hash(after.encode())}
+    new = LoadedRepository(old.root, old.config, {**old.schedules, slug: [*items, fresh]},
+                           Diagnostics(diagnostics), hashes)
+    names.carry(old, new, slug, {schedule.name: len(items)})
+    return new
+
+
+def _insertion(before: str, after: str) -> tuple[int, int] | None:
+    """``after`` is ``before`` with whole lines inserted: their span in ``after``
+    (leading blank separator lines left out), else None."""
+    size = len(after) - len(before)
+    at = _common_prefix(before, after)
+    if size <= 0 or after[at + size :] != before[at:]:
+        return None
+    if at == len(before) and before and not before.endswith("\n"):
+        at += 1  # the file had no final newline: the insertion starts by adding one
+    start, end = at, at + size - (1 if at > len(before) else 0)
+    if start and after[start - 1] != "\n":
+        return None
+    while after.startswith("\n", start) or after.startswith("\r\n", start):
+        start = after.index("\n", start) + 1
+    return (start, end) if start < end else None
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix, by halving (slice comparisons run in C)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _cut(before: str, after: str, line: int) -> _Cut | None:
@@ -83,34 +161,34 @@ def _cut(before: str, after: str, line: int) -> _Cut | None:
 
 
 def _check(
-    old: LoadedRepository, path: str, lines: str, item: RepoSchedule
+    old: LoadedRepository, lines: str, place: _Place
 ) -> tuple[RepoSchedule, list[Diagnostic]] | None:
     """The item's lines parsed where they stand: blank lines and null items before them
     give it its own line numbers and list index (``schedules[7].trigger.hour``)."""
     assert old.config is not None  # checked by the caller
-    blank = item.line - 2 - item.index
+    blank = place.line - 2 - place.index
     if blank < 0:
         return None
     dash = " " * (len(lines) - len(lines.lstrip(" ")))
-    text = "schedules:\n" + "\n" * blank + f"{dash}-\n" * item.index + lines
-    result = check_schedule_file(load_document(text.encode("utf-8"), path))
-    mine = [d for d in result.diagnostics if d.line >= item.line]
-    parsed = [p for p in result.schedules if p.index == item.index]
+    text = "schedules:\n" + "\n" * blank + f"{dash}-\n" * place.index + lines
+    result = check_schedule_file(load_document(text.encode("utf-8"), place.file))
+    mine = [d for d in result.diagnostics if d.line >= place.line]
+    parsed = [p for p in result.schedules if p.index == place.index]
     if len(parsed) != 1 or any(d.is_error for d in mine):
         return None
     accepted, found = check_context(
-        old.config, {path: FileResult(path, parsed, mine)}, date.today(), _memo
+        old.config, {place.file: FileResult(place.file, parsed, mine)}, date.today(), _memo
     )
     if len(accepted) != 1 or any(d.is_error for d in found):
         return None
-    return _repo_schedule(accepted[0], item), [*mine, *found]
+    return _repo_schedule(accepted[0], place), [*mine, *found]
 
 
-def _repo_schedule(accepted: Accepted, item: RepoSchedule) -> RepoSchedule:
+def _repo_schedule(accepted: Accepted, place: _Place) -> RepoSchedule:
     spec = accepted.parsed.spec
     spec["timezone"] = accepted.timezone  # as the loader completes it
-    return RepoSchedule(item.project, accepted.parsed.schedule, spec, item.file,
-                        item.index, item.line)
+    return RepoSchedule(place.project, accepted.parsed.schedule, spec, place.file,
+                        place.index, place.line)
 
 
 def _name_clash(old: LoadedRepository, item: RepoSchedule, fresh: RepoSchedule) -> bool:

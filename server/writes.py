@@ -19,7 +19,7 @@ from schedsync.engine.errors import FatalError
 from schedsync.server import names
 from schedsync.server.errors import ApiError, from_engine, not_found
 from schedsync.server.revalidate import revalidate
-from schedsync.server.revalidate_item import revalidate_item
+from schedsync.server.revalidate_item import revalidate_added, revalidate_item
 
 if TYPE_CHECKING:
     from schedsync.engine.gitrepo import GitRepo
@@ -73,7 +73,7 @@ def commit_edit(
     }
     if not changed:
         return None  # git refuses an empty commit; a no-op write makes none
-    after = _validated(ws, edit, changed)
+    after = _validated(ws, slug, edit, changed)
     # One commit, pushed when a push remote exists; on a rejected push the writer puts
     # the files and the checkout back and raises PushRejected (a 409).
     result = writer.write(
@@ -88,14 +88,18 @@ def commit_edit(
     return commit
 
 
-def _validated(ws: Workspace, edit: Edit, changed: dict[str, str]) -> LoadedRepository:
+def _validated(
+    ws: Workspace, slug: str, edit: Edit, changed: dict[str, str]
+) -> LoadedRepository:
     """The repository as it will be; 422 (nothing written) when the change breaks it."""
-    item = edit.item
-    if item is not None and list(changed) == [item.file] and item.file in edit.before:
-        fast = revalidate_item(ws.repo, edit.before[item.file], changed[item.file], item)
-        if fast is not None:
-            return fast
-    return revalidate(ws.repo, ws.root, changed)
+    item, (path, text) = edit.item, next(iter(changed.items()))
+    fast = None
+    if len(changed) == 1 and path in edit.before:
+        if item is not None and item.file == path:
+            fast = revalidate_item(ws.repo, edit.before[path], text, item)
+        elif edit.action == "create":
+            fast = revalidate_added(ws.repo, slug, path, edit.before[path], text)
+    return fast or revalidate(ws.repo, ws.root, changed)
 
 
 def run_write(

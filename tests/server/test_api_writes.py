@@ -377,11 +377,14 @@ def test_single_schedule_writes_leave_what_a_fresh_load_gives(
     from schedsync.engine.repository import load_repository
     from schedsync.server import create_app, writes
 
-    quick = []
-    real = writes.revalidate_item
-    monkeypatch.setattr(writes, "revalidate_item",
-                        lambda *a: quick.append(real(*a)) or quick[-1])
-    root = make_repo(tmp_path / "repo", {EMAIL: SEVERAL})
+    quick: list[Any] = []
+    for name in ("revalidate_item", "revalidate_added"):
+        real = getattr(writes, name)
+        monkeypatch.setattr(writes, name,
+                            lambda *a, real=real: quick.append(real(*a)) or quick[-1])
+    no_newline = "schedules:\n  - name: tail.one\n    scheduler: aps\n    trigger_type: cron\n" \
+                 '    trigger: "0 1 * * *"\n    task: jobs.run'
+    root = make_repo(tmp_path / "repo", {EMAIL: SEVERAL, "schedules/acme/tail.yaml": no_newline})
     tokens = make_tokens(root)
     with TestClient(create_app(root)) as client:
         api = Api(client, root, tokens)
@@ -395,13 +398,21 @@ def test_single_schedule_writes_leave_what_a_fresh_load_gives(
             ("PATCH", "email.ping", {"kwargs": {"a": 1}, "queue": "slow"}),
             ("PATCH", "email.digest", {"trigger": {"minute": "5", "hour": "9"}}),
             ("POST", "email.late", "enable"),
+            ("CREATE", "email.added", {"description": "appended"}),
+            ("PATCH", "email.digest", {"description": "pushes the new one down"}),
+            ("CREATE", "tail.two", {"file": "tail.yaml"}),
+            ("CREATE", "tail.three", {}),
         ]
         for method, name, body in steps:
-            if method == "POST":
+            if method == "CREATE":
+                response = api.call("POST", BASE, who="operator", json={**new(name), **body})
+                assert response.status_code == 201, response.text
+                ids[name] = response.json()["id"]
+            elif method == "POST":
                 response = api.call("POST", f"{BASE}/{ids[name]}/{body}", who="operator")
             else:
                 response = api.call("PATCH", f"{BASE}/{ids[name]}", who="operator", json=body)
-            assert response.status_code == 200, response.text
+            assert response.status_code in (200, 201), response.text
             assert ctx.reader.repo is ctx.writer.repo
             fresh = load_repository(root, use_cache=False)
             assert snapshot(ctx.writer.repo) == snapshot(fresh), (name, body)
