@@ -22,7 +22,7 @@ from schedsync.server.errors import ApiError
 if TYPE_CHECKING:
     from schedsync.engine.repository import LoadedRepository
 
-_ORDER = attrgetter("file", "index")
+_NAME = attrgetter("schedule.name")
 
 
 def revalidate(
@@ -47,7 +47,9 @@ def revalidate(
     for slug in _projects(texts):
         kept = [rs for rs in old.project(slug) if rs.file not in texts]
         fresh = [rs for rs in candidate.project(slug) if rs.file in texts]
-        schedules[slug] = sorted([*kept, *fresh], key=_ORDER)
+        # By name, as a fresh load has them; both runs are sorted already, so
+        # timsort merges them in one pass.
+        schedules[slug] = sorted([*kept, *fresh], key=_NAME)
     diagnostics = Diagnostics([
         *(d for d in old.diagnostics.items if d.file not in texts),
         *(d for d in candidate.diagnostics.items if d.file in texts),
