@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schedsync import __version__
-from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind
+from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, paused_gc
 from schedsync.engine.errors import FatalError, SchedulerUnavailable, StalePlan
 from schedsync.engine.plan import (
     Action,
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from schedsync.engine.workspace import Workspace
 
 PLAN_FORMAT_VERSION = 1
-_RECORD_EVERY = 500
+_FIRST_BATCH = 1000
+_MAX_BATCH = 5000
 Progress = Callable[[int, int], None]
 
 
@@ -46,11 +47,12 @@ def make_plan(
     direction: Direction = Direction.REPO_TO_SCHEDULER,
 ) -> Plan:
     """Repository vs live for every (or the selected) project and scheduler."""
-    groups = [
-        plan_group(ws, p, s, prune=prune, direction=direction)
-        for p in ws.projects(project)
-        for s in ws.schedulers(p, scheduler)
-    ]
+    with paused_gc():
+        groups = [
+            plan_group(ws, p, s, prune=prune, direction=direction)
+            for p in ws.projects(project)
+            for s in ws.schedulers(p, scheduler)
+        ]
     return Plan(tuple(groups), prune=prune, provenance=provenance(ws))
 
 
@@ -134,6 +136,15 @@ class ApplyResult:
     def ok(self) -> bool:
         return not self.failed
 
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        for change, outcome in outcomes:
+            if outcome is None:
+                self.applied.append(change)
+            elif outcome == _RECORDED:
+                self.recorded += 1
+            else:
+                self.failed.append((change, outcome))
+
 
 def apply_plan(
     ws: Workspace,
@@ -150,7 +161,7 @@ def apply_plan(
     be as the plan saw them.
     """
     holder = f"apply {socket.gethostname()}:{os.getpid()}"
-    with ws.state.lock(holder, timeout=lock_timeout):
+    with ws.state.lock(holder, timeout=lock_timeout), paused_gc():
         if saved:
             check_fresh(ws, plan)
         ws.state.bump_serial()
@@ -158,75 +169,88 @@ def apply_plan(
         total = sum(len(group.pending) for group in plan.groups)
         done = 0
         for group in plan.groups:
-            for change, outcome in _apply_group(ws, group):
-                done += 1
-                if outcome is None:
-                    result.applied.append(change)
-                elif outcome == _RECORDED:
-                    result.recorded += 1
-                else:
-                    result.failed.append((change, outcome))
+            for outcomes in _apply_group(ws, group):
+                result.add(outcomes)
+                done += len(outcomes)
                 if progress is not None:
                     progress(done, total)
         return result
 
 
 _RECORDED = "\0recorded"
+# (change, None) applied, (change, _RECORDED) base recorded, (change, error) failed.
+Outcome = tuple[Change, str | None]
 
 
-def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[tuple[Change, str | None]]:
-    """Yields (change, None) on success, (change, error) on failure."""
+def _batches(changes: Sequence[Change]) -> Iterator[tuple[int, Sequence[Change]]]:
+    """Slices that double from ``_FIRST_BATCH`` up to ``_MAX_BATCH``: a small apply
+    records its first results quickly, a large one pays few transactions (each costs
+    a commit in the store and one in the state file)."""
+    start, size = 0, _FIRST_BATCH
+    while start < len(changes):
+        yield start, changes[start : start + size]
+        start += size
+        size = min(size * 2, _MAX_BATCH)
+
+
+def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]:
+    """Yields the outcomes of each batch once the store has them and the state file
+    has recorded the successes: what a crash interrupts is re-planned, never lost."""
     state = ws.state
     pending = group.pending
-    # Identity rows of new schedules are created with their bindings, in batches.
     for change in pending:
         if change.renamed_from:
             state.rename_schedule(group.project, change.renamed_from, change.name)
+    # Identity rows first, in one transaction, so recording a batch is one upsert.
+    ids = state.schedule_ids(
+        group.project, [c.name for c in pending if c.action is not Action.DELETE])
     in_sync = [c for c in pending if not c.is_change]
     if in_sync:
-        _record(ws, group, in_sync)
-        yield from ((c, _RECORDED) for c in in_sync)
+        _record(ws, group, in_sync, ids)
+        yield [(c, _RECORDED) for c in in_sync]
     changes = [c for c in pending if c.is_change]
     if not changes:
         return
     if group.direction is not Direction.REPO_TO_SCHEDULER:
         raise FatalError("a scheduler_to_repo plan changes the repository: use resync")
-    by_key = {c.entry_key: c for c in changes}
     adapter = ws.adapter(group.project, group.scheduler)
-    buffer: list[Change] = []
+    for start, batch in _batches(changes):
+        outcomes, error = _apply_batch(adapter, batch)
+        _record(ws, group, [c for c, outcome in outcomes if outcome is None], ids)
+        if error is not None:
+            # The store went away half-way: report this batch's rest and every later one.
+            done = {c.entry_key for c, _ in outcomes}
+            outcomes += [(c, error) for c in changes[start:] if c.entry_key not in done]
+            yield outcomes
+            return
+        yield outcomes
+
+
+def _apply_batch(
+    adapter: SchedulerAdapter, batch: Sequence[Change]
+) -> tuple[list[Outcome], str | None]:
+    """The outcomes the adapter reported, and the error that stopped it, if one did."""
+    by_key = {c.entry_key: c for c in batch}
+    outcomes: list[Outcome] = []
     try:
-        for result in adapter.apply([_operation(c) for c in changes]):
-            change = by_key[result.op.key]
-            if result.ok:
-                buffer.append(change)
-                if len(buffer) >= _RECORD_EVERY:
-                    yield from _flush(ws, group, buffer)
-            else:
-                yield change, result.error or "failed"
-    except Exception as exc:  # noqa: BLE001 - the store went away half-way: report the rest
-        yield from _flush(ws, group, buffer)
-        done = {c.entry_key for c in buffer}
-        reason = f"{type(exc).__name__}: {exc}"
-        yield from ((c, reason) for c in changes if c.entry_key not in done)
+        for result in adapter.apply([_operation(c) for c in batch]):
+            outcomes.append((by_key[result.op.key],
+                             None if result.ok else (result.error or "failed")))
+    except Exception as exc:  # noqa: BLE001 - the store went away: report the rest
+        return outcomes, f"{type(exc).__name__}: {exc}"
+    return outcomes, None
+
+
+def _record(
+    ws: Workspace, group: SchedulerPlan, changes: Sequence[Change], ids: dict[str, str]
+) -> None:
+    if not changes:
         return
-    yield from _flush(ws, group, buffer)
-
-
-def _flush(
-    ws: Workspace, group: SchedulerPlan, buffer: list[Change]
-) -> Iterator[tuple[Change, str | None]]:
-    if buffer:
-        _record(ws, group, buffer)
-        yield from ((c, None) for c in buffer)
-        buffer.clear()
-
-
-def _record(ws: Workspace, group: SchedulerPlan, changes: Sequence[Change]) -> None:
     items = [
         (c.name, c.entry_key, None if c.action is Action.DELETE else c.desired)
         for c in changes
     ]
-    ws.state.record_applied_many(group.project, group.scheduler, items)
+    ws.state.record_applied_many(group.project, group.scheduler, items, ids=ids)
 
 
 def _operation(change: Change) -> Operation:

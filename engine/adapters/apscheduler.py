@@ -11,7 +11,6 @@ seconds).
 
 from __future__ import annotations
 
-import pickle
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from schedsync.engine.adapters.apscheduler_jobs import (
     updated_state,
     with_enabled,
 )
-from schedsync.engine.adapters.apscheduler_pickle import restricted_loads
+from schedsync.engine.adapters.apscheduler_pickle import dumps_job_state, restricted_loads
 from schedsync.engine.adapters.apscheduler_store import (
     Changes,
     RedisRowStore,
@@ -52,7 +51,9 @@ from schedsync.engine.errors import FatalError, SchedulerUnavailable
 from schedsync.engine.spec import SPEC_FIELDS, Spec, make_spec
 from schedsync.schemas.config import APSchedulerScheduler
 
-CHUNK = 500
+# Operations per job-store transaction. The rows are built before it begins, so even
+# the largest holds the store's write lock for a few tens of milliseconds.
+CHUNK = 5000
 MANUAL_MARK = "@manual-"
 # Routing options and descriptions have no place in an APScheduler job (its ``name`` is
 # kept as the schedule name, which is what its log lines show).
@@ -121,10 +122,7 @@ def _problem_spec(key: str, state: Any, next_run_time: float | None) -> Spec:
 
 def dump_state(state: JobState) -> tuple[bytes, float | None]:
     """The row APScheduler's job stores write for ``state``."""
-    return (
-        pickle.dumps(state, pickle.HIGHEST_PROTOCOL),
-        run_time_timestamp(state["next_run_time"]),
-    )
+    return dumps_job_state(state), run_time_timestamp(state["next_run_time"])
 
 
 class _ChunkPlan:
@@ -132,11 +130,16 @@ class _ChunkPlan:
     says which rows to insert, update and delete."""
 
     def __init__(
-        self, rows: dict[str, tuple[bytes, float | None]], now: datetime, executor: str
+        self,
+        rows: dict[str, tuple[bytes, float | None]],
+        now: datetime,
+        executor: str,
+        created: dict[str, tuple[JobState, tuple[bytes, float | None]]],
     ) -> None:
         self.rows = rows
         self.now = now
         self.executor = executor
+        self.created = created
         self.read: dict[str, StoredJob | None] = {}
         self.written: dict[str, JobState | None] = {}
 
@@ -169,7 +172,9 @@ class _ChunkPlan:
                     f"a job with id {op.key!r} already exists in the APScheduler job store; "
                     "it was added outside this plan: run plan again"
                 )
-            self.written[op.key] = new_state(op.key, _spec(op), self.executor, self.now)
+            made = self.created.get(op.key)
+            self.written[op.key] = (
+                made[0] if made else new_state(op.key, _spec(op), self.executor, self.now))
             return
         if job is None:
             if op.kind is OpKind.DELETE:
@@ -195,8 +200,26 @@ class _ChunkPlan:
             elif key in self.rows:
                 changes.updates[key] = dump_state(state)
             else:
-                changes.inserts[key] = dump_state(state)
+                made = self.created.get(key)
+                changes.inserts[key] = made[1] if made and made[0] is state else dump_state(state)
         return changes
+
+
+def _prepare_creates(
+    chunk: Sequence[Operation], now: datetime, executor: str
+) -> dict[str, tuple[JobState, tuple[bytes, float | None]]]:
+    """The state and row of every job the chunk creates, built before its transaction
+    (which then only checks that the ids are free). One that cannot be built is left
+    to the transaction, which reports why."""
+    created = {}
+    for op in chunk:
+        if op.kind is OpKind.CREATE and op.spec is not None and op.key not in created:
+            try:
+                state = new_state(op.key, op.spec, executor, now)
+                created[op.key] = (state, dump_state(state))
+            except (FatalError, ValueError, TypeError, LookupError):
+                continue
+    return created
 
 
 def _spec(op: Operation) -> Spec:
@@ -261,18 +284,28 @@ class APSchedulerAdapter(AdapterBase):
         for start in range(0, len(ops), CHUNK):
             yield from self._apply_chunk(ops[start : start + CHUNK])
 
-    def _apply_chunk(self, chunk: Sequence[Operation]) -> Iterator[OpResult]:
+    def _apply_chunk(
+        self, chunk: Sequence[Operation], *, optimistic: bool = True
+    ) -> Iterator[OpResult]:
         results: list[OpResult] = []
         now = datetime.now(UTC)
+        created = _prepare_creates(chunk, now, self.config.executor)
 
         def decide(rows: dict[str, tuple[bytes, float | None]]) -> Changes:
-            plan = _ChunkPlan(rows, now, self.config.executor)
+            plan = _ChunkPlan(rows, now, self.config.executor, created)
             results[:] = [plan.run(op) for op in chunk]
             return plan.changes()
 
+        # A store whose ids are unique (a primary key) refuses a create whose id is taken,
+        # so those rows need not be read first; a refusal redoes the chunk reading them.
+        skip_reads = optimistic and self.store.unique_ids
+        keys = [op.key for op in chunk if not (skip_reads and op.kind is OpKind.CREATE)]
         try:
-            self._guard(lambda: self.store.batch([op.key for op in chunk], decide))
+            self._guard(lambda: self.store.batch(keys, decide))
         except sa.exc.IntegrityError:
+            if skip_reads:
+                yield from self._apply_chunk(chunk, optimistic=False)
+                return
             # A job was added by someone else meanwhile: isolate which change clashes.
             if len(chunk) == 1:
                 yield OpResult(
@@ -285,7 +318,7 @@ class APSchedulerAdapter(AdapterBase):
                 )
                 return
             for op in chunk:
-                yield from self._apply_chunk([op])
+                yield from self._apply_chunk([op], optimistic=False)
             return
         except Exception as exc:  # noqa: BLE001 - every change of the chunk is reported
             reason = str(exc) if isinstance(exc, FatalError) else f"{type(exc).__name__}: {exc}"

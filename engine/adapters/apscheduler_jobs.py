@@ -88,14 +88,15 @@ def _cached_trigger(trigger_type: str, items: tuple[tuple[str, Any], ...],
     raise AssertionError(trigger_type)  # pragma: no cover - callers check the type
 
 
-def build_trigger(spec: Spec) -> Trigger:
+def build_trigger(spec: Spec, now: datetime | None = None) -> Trigger:
     """The APScheduler trigger of ``spec``. Cron and date triggers hold no clock
-    reading and are shared; interval triggers anchor at creation, so each is new."""
+    reading and are shared; interval triggers anchor one interval after ``now`` (the
+    moment of the write), and are shared by the jobs written at that moment."""
     kind = spec["trigger_type"]
     trigger = spec["trigger"]
     if kind == "interval":
         seconds = int(trigger["every"]) * _PERIOD_SECONDS[trigger.get("period", "seconds")]
-        return IntervalTrigger(seconds=seconds, timezone=tzinfo_for(spec.get("timezone")))
+        return _interval_trigger(seconds, spec.get("timezone"), now or datetime.now(UTC))
     if kind in ("cron", "clocked"):
         return _cached_trigger(kind, tuple(sorted(trigger.items())), spec.get("timezone"))
     raise UnsupportedOperation(
@@ -104,8 +105,31 @@ def build_trigger(spec: Spec) -> Trigger:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _interval_trigger(seconds: int, timezone: str | None, now: datetime) -> Trigger:
+    zone = tzinfo_for(timezone)
+    # What ``IntervalTrigger`` does without a start date, at the write's own ``now``.
+    start = now.astimezone(zone) + timedelta(seconds=seconds)
+    return IntervalTrigger(seconds=seconds, timezone=zone, start_date=start)
+
+
+# Shared trigger -> (the trigger, when its next fire time was computed, that time).
+_NEXT_FIRES: dict[int, tuple[Trigger, datetime, datetime | None]] = {}
+
+
 def first_run(trigger: Trigger, now: datetime) -> datetime | None:
+    """``trigger``'s first fire time from ``now``. Many jobs share a trigger, and the
+    time found at an earlier ``then`` still holds at ``now`` while ``now`` has not
+    passed it (no fire lies between ``then`` and it)."""
+    known = _NEXT_FIRES.get(id(trigger))
+    if known is not None and known[0] is trigger:
+        then, found = known[1], known[2]
+        if then <= now and (found is None or now <= found):
+            return found
     next_time: datetime | None = trigger.get_next_fire_time(None, now)
+    if len(_NEXT_FIRES) >= 8192:
+        _NEXT_FIRES.clear()
+    _NEXT_FIRES[id(trigger)] = (trigger, now, next_time)
     return next_time
 
 
@@ -131,7 +155,7 @@ def _job_state(key: str, spec: Spec, trigger: Trigger, executor: str, name: str,
 def new_state(key: str, spec: Spec, executor: str, now: datetime) -> JobState:
     """The state of a job schedsync creates; its ``name`` is the schedule name, which is
     what APScheduler's log lines show."""
-    trigger = build_trigger(spec)
+    trigger = build_trigger(spec, now)
     next_run = first_run(trigger, now) if spec.get("enabled", True) else None
     return _job_state(key, spec, trigger, executor, key, next_run, DEFAULT_MISFIRE_GRACE)
 
@@ -149,7 +173,7 @@ def updated_state(old_state: JobState, old_spec: Spec, spec: Spec, now: datetime
     state["args"] = tuple(spec.get("args") or ())
     state["kwargs"] = dict(spec.get("kwargs") or {})
     if not _same_trigger(old_spec, stored_spec(spec)):
-        state["trigger"] = build_trigger(spec)
+        state["trigger"] = build_trigger(spec, now)
         state["next_run_time"] = None
     enabled = bool(spec.get("enabled", True))
     return with_enabled(state, enabled, now)

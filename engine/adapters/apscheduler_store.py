@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +41,9 @@ Decide = Callable[[dict[str, Row]], Changes]
 
 
 class RowStore(Protocol):
+    # True when the store itself refuses a second row with the same id (a primary key).
+    unique_ids: bool
+
     def iter_all(self) -> Iterator[tuple[str, bytes, float | None]]: ...
 
     def read_all(self) -> list[tuple[str, bytes, float | None]]: ...
@@ -103,6 +107,8 @@ def _sqlite_immediate(engine: Engine) -> None:
 
 
 class SqlRowStore:
+    unique_ids = True
+
     def __init__(self, url: str, tablename: str, repo_root: Path) -> None:
         resolved = resolve_url(url, repo_root)
         self.sqlite = resolved.get_backend_name() == "sqlite"
@@ -146,6 +152,8 @@ class SqlRowStore:
             self._table_exists = True
 
     def _locked_rows(self, conn: Connection, keys: Sequence[str]) -> dict[str, Row]:
+        if not keys:
+            return {}
         c = self.table.c
         query = sa.select(c.id, c.job_state, c.next_run_time).where(c.id.in_(set(keys)))
         if not self.sqlite:
@@ -163,7 +171,7 @@ class SqlRowStore:
         if changes.deletes:
             conn.execute(t.delete().where(t.c.id.in_(changes.deletes)))
         if changes.inserts:
-            conn.execute(t.insert(), [
+            _executemany(conn, t.insert(), [
                 {"id": k, "job_state": s, "next_run_time": n}
                 for k, (s, n) in changes.inserts.items()
             ])
@@ -173,12 +181,23 @@ class SqlRowStore:
                 .where(t.c.id == sa.bindparam("key"))
                 .values(job_state=sa.bindparam("state"), next_run_time=sa.bindparam("nrt"))
             )
-            conn.execute(update, [
+            _executemany(conn, update, [
                 {"key": k, "state": s, "nrt": n} for k, (s, n) in changes.updates.items()
             ])
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)`` straight to the driver's executemany: the values are
+    what the driver takes as they are (str, bytes, float, None), and SQLAlchemy's
+    per-row parameter processing would cost about as much as the insert itself."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    params: list[Any] = rows
+    if conn.dialect.positional:
+        params = list(map(itemgetter(*compiled.positiontup), rows))  # 3 columns: tuples
+    conn.exec_driver_sql(str(compiled), params)
 
 
 # --- Redis ---------------------------------------------------------------------------
@@ -188,6 +207,7 @@ class RedisRowStore:
     next run timestamp (paused jobs are absent from the zset)."""
 
     RETRIES = 20
+    unique_ids = False  # HSET overwrites: every row a batch writes is read first
 
     def __init__(self, url: str, jobs_key: str, run_times_key: str) -> None:
         import redis

@@ -9,7 +9,9 @@ fields a store cannot keep.
 from __future__ import annotations
 
 import enum
+import gc
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -143,3 +145,19 @@ class AdapterBase:
 
     def close(self) -> None:
         return None
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Reading or building thousands of small acyclic objects (job states, specs, rows)
+    sets the cyclic collector off again and again, each time walking every live object:
+    it costs as much as the work itself (PERFORMANCE.md). Reference counting still frees
+    those objects; the few cycles made meanwhile wait for the next collection."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -9,7 +9,7 @@ import orjson
 import sqlalchemy as sa
 
 from schedsync.engine.state import schedules
-from schedsync.engine.state.coltypes import parse_instant
+from schedsync.engine.state.coltypes import dump_json, format_instant, parse_instant
 from schedsync.engine.state.records import Binding
 from schedsync.engine.state.schema import bindings as b
 from schedsync.engine.state.schema import schedules as s
@@ -41,25 +41,31 @@ def record(
     *,
     managed: bool,
     now: datetime,
+    ids: dict[str, str] | None = None,
 ) -> None:
-    """Apply a batch of results: a spec replaces the base, ``None`` removes the binding."""
+    """Apply a batch of results: a spec replaces the base, ``None`` removes the binding.
+
+    ``ids`` maps schedule names to their record ids when the caller knows them."""
     latest = {name: (key, spec) for name, key, spec in items}  # the last word per name wins
     gone = [n for n, (_, spec) in latest.items() if spec is None]
     kept = {n: v for n, v in latest.items() if v[1] is not None}
-    _delete(conn, scheduler, schedules.ids_by_name(conn, project, gone).values())
-    ids = schedules.ensure_many(conn, project, kept, now)
+    if gone:
+        _delete(conn, scheduler, schedules.ids_by_name(conn, project, gone).values())
+    if ids is None or not all(n in ids for n in kept):
+        ids = schedules.ensure_many(conn, project, kept, now)
+    applied_at = format_instant(now)
     rows = [
         {
             "schedule_id": ids[n],
             "scheduler": scheduler,
             "entry_key": key,
-            "base_spec": spec,
+            "base_spec": dump_json(spec),
             "managed": managed,
-            "applied_at": now,
+            "applied_at": applied_at,
         }
         for n, (key, spec) in kept.items()
     ]
-    upsert(conn, b, ("schedule_id", "scheduler"), rows)
+    upsert(conn, b, ("schedule_id", "scheduler"), rows, plain=True)
 
 
 def _delete(conn: sa.Connection, scheduler: str, ids: Any) -> None:

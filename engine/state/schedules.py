@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from schedsync.engine.errors import NotFound
 from schedsync.engine.state import schema
+from schedsync.engine.state.coltypes import format_instant
 from schedsync.engine.state.errors import NameTaken
 from schedsync.engine.state.ids import first_free_id
 from schedsync.engine.state.records import ScheduleRecord
@@ -97,6 +98,7 @@ def ensure_many(
     # Ids collide only within a project (uuid5 of "project/name"): a renamed schedule
     # keeps the id of its old name.
     taken = set(known.values())
+    stamp = format_instant(now)
     rows = []
     for name in wanted:
         if name in known:
@@ -104,8 +106,11 @@ def ensure_many(
         new_id = first_free_id(project, name, taken.__contains__)
         taken.add(new_id)
         rows.append({"id": new_id, "project": project, "name": name,
-                     "created_at": now, "updated_at": now})
-    insert_ignore(conn, t, rows)
+                     "created_at": stamp, "updated_at": stamp})
+    if insert_ignore(conn, t, rows, plain=True) == len(rows):
+        # Every new row went in (none lost a race): the ids are those read and made.
+        return {**{name: known[name] for name in wanted if name in known},
+                **{row["name"]: row["id"] for row in rows}}
     ids = ids_by_name(conn, project, wanted)
     for name in wanted:  # lost a race with another writer: fall back to one by one
         if name not in ids:

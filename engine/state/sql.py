@@ -8,10 +8,12 @@ pure Python (10k upserts: 4.3 s instead of ~1 s on PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 Row = dict[str, Any]
 # SQLite's limit on bound parameters is 32766 since 3.32; stay well below for IN lists.
@@ -23,10 +25,17 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
-def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> None:
-    """Insert a batch, skipping rows that hit any unique constraint; callers re-read."""
-    if rows:
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+def insert_ignore(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[Row], *, plain: bool = False
+) -> int:
+    """Insert a batch, skipping rows that hit any unique constraint; callers re-read.
+    ``plain``: see ``executemany``. Returns the rows inserted, or -1 if unknown."""
+    if not rows:
+        return 0
+    stmt = _insert(conn, table).on_conflict_do_nothing()
+    if plain:
+        return executemany(conn, stmt, rows)
+    return conn.execute(stmt, list(rows)).rowcount
 
 
 def insert_one_ignore(conn: sa.Connection, table: sa.Table, row: Row) -> bool:
@@ -39,13 +48,40 @@ def insert_one_ignore(conn: sa.Connection, table: sa.Table, row: Row) -> bool:
     return conn.execute(stmt, row).first() is not None
 
 
-def upsert(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[Row]) -> None:
-    """Insert or overwrite every non-key column, as one ``executemany``."""
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    plain: bool = False,
+) -> None:
+    """Insert or overwrite every non-key column, as one ``executemany``. ``plain``: see
+    ``executemany``."""
     if not rows:
         return
     stmt = _insert(conn, table)
     update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update), list(rows))
+    upsert = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+    if plain:
+        executemany(conn, upsert, rows)
+    else:
+        conn.execute(upsert, list(rows))
+
+
+def executemany(conn: sa.Connection, stmt: sa.ClauseElement, rows: Sequence[Row]) -> int:
+    """``conn.execute(stmt, rows)`` for rows that already hold database values (JSON
+    text, formatted instants, see ``coltypes``): straight to the driver's executemany,
+    without SQLAlchemy's per-row parameter processing (~10 us a row, 10k rows: 0.1 s).
+    Returns the rows written, or -1 where the driver cannot tell."""
+    keys = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+    assert isinstance(compiled, SQLCompiler)  # a DML statement always compiles to one
+    params: Sequence[Any] = rows
+    if conn.dialect.positional:
+        pick = itemgetter(*(compiled.positiontup or []))
+        params = [pick(row) for row in rows] if len(keys) > 1 else [(pick(r),) for r in rows]
+    return conn.exec_driver_sql(str(compiled), params).rowcount
 
 
 def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:

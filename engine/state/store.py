@@ -172,6 +172,13 @@ class StateStore:
         with self._write() as conn:
             return schedules.ensure(conn, project, name, _now(now))
 
+    def schedule_ids(self, project: str, names: list[str]) -> dict[str, str]:
+        """Ids of ``names``, creating the missing records in one transaction."""
+        if not names:
+            return {}
+        with self._write() as conn:
+            return schedules.ensure_many(conn, project, names, utcnow())
+
     def schedule_records(self, project: str) -> dict[str, ScheduleRecord]:
         with self._read() as conn:
             return schedules.all_in(conn, project)
@@ -228,7 +235,18 @@ class StateStore:
         items: list[tuple[str, str, dict[str, Any] | None]],
         *,
         managed: bool = True,
+        ids: dict[str, str] | None = None,
     ) -> None:
+        """``ids`` (from ``schedule_ids``) spares the look-up of the schedules' records;
+        should one have gone meanwhile, the batch is recorded again without them."""
+        if ids:
+            try:
+                with self._write() as conn:
+                    bindings.record(conn, project, scheduler, items, managed=managed,
+                                    now=utcnow(), ids=ids)
+                return
+            except sa.exc.IntegrityError:
+                pass
         with self._write() as conn:
             bindings.record(conn, project, scheduler, items, managed=managed, now=utcnow())
 

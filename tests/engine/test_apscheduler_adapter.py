@@ -429,3 +429,18 @@ def test_a_batch_decides_on_rows_nobody_can_change_meanwhile(
         assert restricted_loads(seen[1])["kwargs"] == {"live": True}
     assert specs_of(adapter)["job"]["kwargs"] == (
         {"live": True} if isinstance(adapter.store, RedisRowStore) else {})
+
+
+def test_a_shared_trigger_reuses_its_next_fire_time_only_until_it_passes() -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from schedsync.engine.adapters.apscheduler_jobs import first_run
+
+    trigger = CronTrigger(minute="0", hour="9", timezone=UTC)
+    morning = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    nine = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert first_run(trigger, morning) == nine
+    assert first_run(trigger, morning + timedelta(minutes=59)) == nine
+    assert first_run(trigger, nine) == nine
+    assert first_run(trigger, nine + timedelta(seconds=1)) == nine + timedelta(days=1)
+    assert first_run(trigger, morning) == nine  # an earlier moment is worked out again

@@ -15,7 +15,11 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedsync.engine.adapters.apscheduler import read_job
-from schedsync.engine.adapters.apscheduler_pickle import is_opaque, restricted_loads
+from schedsync.engine.adapters.apscheduler_pickle import (
+    dumps_job_state,
+    is_opaque,
+    restricted_loads,
+)
 
 
 def _state(trigger: Any, **over: Any) -> dict[str, Any]:
@@ -100,3 +104,39 @@ def test_garbage_is_a_problem_entry() -> None:
     assert "cannot be read" in job.problem
     entry = job.entry()
     assert entry.next_run_at == datetime.fromtimestamp(12.0, UTC)
+
+
+def _restored(blob: bytes, loads: Any) -> dict[str, Any]:
+    state: dict[str, Any] = loads(blob)
+    return {**state, "trigger": (type(state["trigger"]), state["trigger"].__getstate__())}
+
+
+def test_job_pickles_that_reuse_the_trigger_restore_as_plain_pickles_do() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    cron = CronTrigger(minute="*/5", hour="9-17", day_of_week="mon-fri", timezone=zone)
+    shared = [1, "x"]
+    states = [
+        _state(cron),
+        _state(cron, id="k", name="k", args=(shared, shared), kwargs={"k": shared}),
+        _state(cron, next_run_time=None),
+        _state(IntervalTrigger(minutes=5, timezone=zone)),
+        _state(DateTrigger(datetime(2026, 12, 24, 18, tzinfo=UTC)),
+               next_run_time=datetime(2026, 12, 24, 18, tzinfo=UTC)),
+        _state(cron, kwargs={f"k{i}": i for i in range(2000)}),
+    ]
+    for state in states:
+        plain = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+        for _ in range(2):  # the second one reuses the cached trigger part
+            blob = dumps_job_state(state)
+            for loads in (pickle.loads, restricted_loads):
+                assert _restored(blob, loads) == _restored(plain, pickle.loads)
+            assert len(blob) <= len(plain) + 16
+    again = pickle.loads(dumps_job_state(states[1]))
+    assert again["args"][0] is again["args"][1] is again["kwargs"]["k"]
+    assert again["next_run_time"].tzinfo is again["trigger"].timezone
+
+
+def test_states_of_any_other_shape_load_equal() -> None:
+    for state in ({"version": 1}, {**_state(None), "extra": list(range(3))},
+                  {**{f"k{i}": i for i in range(600)}, **_state(None)}):
+        assert pickle.loads(dumps_job_state(state)) == state

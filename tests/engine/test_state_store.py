@@ -392,3 +392,16 @@ def test_stored_instants_round_trip_and_sort_as_time_sorts(values: list[datetime
     assert [parse_instant(t) for t in texts] == values
     assert sorted(texts) == [format_instant(v) for v in sorted(values)]
     assert {len(t) for t in texts} == {27}
+
+
+@given(st.text())
+def test_uuid5_text_is_the_uuid_module_s(name: str) -> None:
+    from schedsync.engine.state.ids import NAMESPACE, uuid5_text
+
+    try:
+        expected = str(uuid.uuid5(NAMESPACE, name))
+    except UnicodeEncodeError:  # lone surrogates: neither can encode them
+        with pytest.raises(UnicodeEncodeError):
+            uuid5_text(name)
+        return
+    assert uuid5_text(name) == expected
