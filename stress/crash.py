@@ -395,6 +395,64 @@ def apply_trials(
     return results, spans
 
 
+def serial(root: Path) -> int:
+    with contextlib.closing(sqlite3.connect(root / STATE, timeout=30)) as conn:
+        return int(conn.execute("SELECT serial FROM schedsync_meta").fetchone()[0])
+
+
+def kill_apply_before_it_records(root: Path, live_done: Any) -> None:
+    """SIGKILL ``apply --prune`` after its live write and before it records it in the
+    state: once the apply has bumped the serial (it holds the lock and has planned),
+    this process takes the state's write lock, so the apply blocks right after writing
+    the live store. ``live_done()`` says when the live write has landed."""
+    before = serial(root)
+    proc = spawn_apply(root)
+    deadline = time.monotonic() + 120
+    while serial(root) == before and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    blocker = sqlite3.connect(root / STATE, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        while not live_done() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    if proc.returncode != -signal.SIGKILL:
+        raise RuntimeError(f"the apply ended by itself (exit {proc.returncode})")
+
+
+def prune_before_record_trial(workdir: Path, kind: str, cli: Cli = cli_process,
+                              count: int = BULK) -> tuple[set[str], RawEntries, dict[str, str]]:
+    """Round 0 applied, then round 1 (deletes the first tenth) killed between its live
+    write and its record, then applied again: (wanted names, raw entries, bindings)."""
+    store = new_store(kind)
+    root = make_repo(workdir, store)
+    try:
+        wanted = prepare(root, store, "update", cli, count)
+        gone = bulk_names(0, count)[0]
+        kill_apply_before_it_records(root, lambda: gone not in store.raw_entries(root).names)
+        code, output = cli(root, "apply", "--auto-approve", "--prune")
+        if code != 0:
+            raise RuntimeError(f"apply after the kill exited {code}: {output[-300:]}")
+        return wanted, store.raw_entries(root), bound_names(root)
+    finally:
+        store.drop()
+
+
+def prune_figure(kind: str) -> Figure:
+    label = "APScheduler SQLite" if kind == "apscheduler" else "RedBeat"
+    with tempfile.TemporaryDirectory(prefix="schedsync-crash-") as tmp:
+        wanted, raw, bound = prune_before_record_trial(Path(tmp) / "prune", kind)
+    stale = len(set(bound) - wanted)
+    wrong = len(raw.lost(wanted)) + raw.duplicated(wanted) + len(wanted - set(bound))
+    return Figure(PART, f"{label}: stale bindings, prune killed before its record", str(stale),
+                  "0", stale == 0 and wrong == 0,
+                  f"live entries lost/duplicated/unbound: {wrong}")
+
+
 def apply_figures(kind: str, results: list[ApplyTrial], spans: dict[str, float]) -> list[Figure]:
     label = "APScheduler SQLite" if kind == "apscheduler" else "RedBeat"
     n = len(results)
@@ -752,5 +810,6 @@ def run(quick: bool) -> list[Figure]:
     for kind in ("apscheduler", "redbeat"):
         results, spans = apply_trials(kind, trials)
         figures += apply_figures(kind, results, spans)
+        figures.append(prune_figure(kind))
     figures += server_figures(server_trials(3 if quick else 6))
     return figures

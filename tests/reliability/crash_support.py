@@ -7,12 +7,9 @@ version); the tests run a few of them, verifying in-process through click's runn
 
 from __future__ import annotations
 
-import signal
-import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -24,7 +21,7 @@ from stress import crash
 
 from schedsync.cli.main import cli
 
-__all__ = ["cli_in_process", "crash", "kill_apply_before_it_records", "kill_server_mid_commit"]
+__all__ = ["cli_in_process", "crash", "kill_server_mid_commit"]
 
 
 def cli_in_process(root: Path, *args: str) -> tuple[int, str]:
@@ -62,29 +59,3 @@ def kill_server_mid_commit(root: Path, log: Path, token: str) -> crash.Writes:
     assert writes.acknowledged == 0  # the one write was cut off mid-commit
     return writes
 
-
-def serial(root: Path) -> int:
-    with sqlite3.connect(root / crash.STATE) as conn:
-        return int(conn.execute("SELECT serial FROM schedsync_meta").fetchone()[0])
-
-
-def kill_apply_before_it_records(root: Path, live_done: Callable[[], bool]) -> None:
-    """SIGKILL ``apply --prune`` after its live write and before it records it in the
-    state: once the apply has bumped the serial, this process takes the state's write
-    lock, so the apply blocks right after writing the live store."""
-    before = serial(root)
-    proc = crash.spawn_apply(root)
-    deadline = time.monotonic() + 120
-    while serial(root) == before and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    blocker = sqlite3.connect(root / crash.STATE, isolation_level=None)
-    try:
-        blocker.execute("BEGIN IMMEDIATE")
-        while not live_done() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    assert proc.returncode == -signal.SIGKILL
