@@ -92,7 +92,8 @@ def revalidate_added(
         return None
     start, end = inserted
     lines = after[start:end]
-    if "&" in lines or _BLOCK_SCALAR.search(lines):
+    # Not a '- ' item first: an ambiguous insertion was found shifted (or is no item).
+    if not lines.lstrip(" ").startswith("-") or "&" in lines or _BLOCK_SCALAR.search(lines):
         return None
     items = old.project(slug)
     place = _Place(slug, path, sum(rs.file == path for rs in items),

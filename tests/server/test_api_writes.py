@@ -433,3 +433,20 @@ def test_a_schedule_made_invalid_gets_the_repository_rule_422(api: Api) -> None:
     assert (error["file"], error["line"]) == (EMAIL, 6)  # the trigger line
     assert api.git.head.commit.hexsha == head
     assert (api.root / EMAIL).read_text() == before
+
+
+def test_a_file_changed_behind_the_servers_back_is_edited_and_validated_whole(
+    api: Api,
+) -> None:
+    from schedsync.engine.repository import load_repository
+
+    path = api.root / EMAIL
+    path.write_text("# a line added by hand, not committed\n" + path.read_text())
+    sid = api.ids()["email.ping"]
+    response = api.call("PATCH", f"{BASE}/{sid}", json={"description": "after a hand edit"})
+    assert response.status_code == 200, response.text
+    text = path.read_text()
+    assert text.startswith("# a line added by hand")
+    assert "description: after a hand edit" in text
+    ctx = api.client.app.state.api  # type: ignore[attr-defined]
+    assert snapshot(ctx.writer.repo) == snapshot(load_repository(api.root, use_cache=False))
