@@ -25,7 +25,10 @@ def run(quick: bool) -> list[Figure]:
     apply_schedules = 1000 if quick else 5000
     with tempfile.TemporaryDirectory(prefix="schedsync-concurrency-") as tmp:
         check = cs.concurrent_writes(Path(tmp), writers, writes)
-        figures = writer_figures(check, writers, writes)
+        figures = writer_figures(check, writers, writes, "")
+        # Two server processes (replicas) on one checkout, state file and job store.
+        replicas = cs.concurrent_writes(Path(tmp), writers // 2, writes // 2, servers=2)
+        figures += writer_figures(replicas, writers // 2, writes // 2, "2 servers: ")
         for saved, wait in ((False, 0.0), (True, 0.0), (True, 120.0)):
             double = cs.two_applies(Path(tmp), apply_schedules, wait, saved)
             figures += apply_figures(double, saved, wait)
@@ -36,10 +39,11 @@ def _figure(name: str, value: object, target: str, met: bool, detail: str = "") 
     return Figure(PART, name, str(value), target, met, detail)
 
 
-def writer_figures(check: cs.WriteCheck, writers: int, writes: int) -> list[Figure]:
+def writer_figures(check: cs.WriteCheck, writers: int, writes: int, label: str
+                   ) -> list[Figure]:
     refused = ", ".join(f"{n} x {status}" for status, n in sorted(check.refused.items()))
     lost = len(check.lost)
-    return [
+    figures = [
         _figure(f"API writes attempted / succeeded ({writers} writers x {writes})",
                 f"{check.attempted}/{check.succeeded}", "all succeed",
                 check.succeeded == check.attempted == writers * writes,
@@ -62,13 +66,16 @@ def writer_figures(check: cs.WriteCheck, writers: int, writes: int) -> list[Figu
         _figure("plan after the run (live store = repository)",
                 "no changes" if check.plan_exit == 0 else f"exit {check.plan_exit}",
                 "no changes", check.plan_exit == 0),
-        _figure("live applies reported failed / 5xx / server tracebacks",
-                f"{check.sync_failed}/{check.server_errors}/{check.server_tracebacks}",
-                "0/0/0", not (check.sync_failed or check.server_errors
-                              or check.server_tracebacks)),
+        _figure("live applies failed / 5xx / server tracebacks / unaudited",
+                f"{check.sync_failed}/{check.server_errors}/{check.server_tracebacks}/"
+                f"{check.audit_missing}", "0/0/0/0",
+                not (check.sync_failed or check.server_errors or check.server_tracebacks
+                     or check.audit_missing)),
         _figure("throughput of successful writes", f"{check.throughput:.1f}/s",
                 "reported", True, f"{check.succeeded} in {check.seconds:.1f} s"),
     ]
+    return [Figure(f.part, label + f.name, f.value, f.target, f.met, f.detail)
+            for f in figures]
 
 
 def apply_figures(double: cs.DoubleApply, saved: bool, wait: float) -> list[Figure]:

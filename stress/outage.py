@@ -48,7 +48,33 @@ def run(quick: bool) -> list[Figure]:
                                       "started", False, str(exc)))
                 continue
             figures += scenario_figures(label, results)
+        figures += mid_batch_figures(Path(tmp), 1 if quick else ROUNDS)
     return figures
+
+
+def mid_batch_figures(tmp: Path, rounds: int) -> list[Figure]:
+    """Redis killed inside a RedBeat update pipeline (not between two batches)."""
+    label = "Redis/RedBeat, kill inside an update batch"
+    results = []
+    try:
+        for _ in range(rounds):
+            with osup.private_redis() as running:
+                results.append(osup.redbeat_kill_inside_update_batch(tmp, running, 3000))
+    except osup.Unavailable as exc:
+        return [Figure(PART, f"{label}: private service", "unavailable", "started", False,
+                       str(exc))]
+    wrong = sum(len(r.wrong_reports) for r in results)
+    split = ", ".join(
+        f"{r.executed_at_kill} HSETs run; {len(r.report.applied)} reported applied, "
+        f"{len(r.report.failed)} failed, {len(r.updated_live)} updated live"
+        for r in results if r.report)
+    converged = sum(1 for r in results if r.converged)
+    return [
+        Figure(PART, f"{label}: wrong report lines", str(wrong), "0", wrong == 0,
+               split[:300]),
+        Figure(PART, f"{label}: converged after restart", f"{converged}/{len(results)}",
+               "all", converged == len(results)),
+    ]
 
 
 def scenario_figures(label: str, results: list[osup.OutageResult]) -> list[Figure]:

@@ -304,12 +304,12 @@ def hot_ids(server: ServerProcess) -> dict[str, str]:
     return {item["name"]: item["id"] for item in items if item["name"] in HOT}
 
 
-def run_writers(server: ServerProcess, writers: int, writes: int, seed: int = 8
+def run_writers(servers: list[ServerProcess], writers: int, writes: int, seed: int = 8
                 ) -> tuple[list[Write], float]:
-    """Every writer in its own thread, all started together; returns the writes and the
-    wall time."""
-    ids = hot_ids(server)
-    team = [Writer(i, writes, server, ids, seed) for i in range(writers)]
+    """Every writer in its own thread, all started together, spread over ``servers``;
+    returns the writes and the wall time."""
+    ids = hot_ids(servers[0])
+    team = [Writer(i, writes, servers[i % len(servers)], ids, seed) for i in range(writers)]
     threads = [threading.Thread(target=w.run, name=f"writer-{w.index}") for w in team]
     started = time.monotonic()
     for thread in threads:
@@ -343,6 +343,7 @@ class WriteCheck:
     plan_output: str = ""
     live_mismatch: list[str] = field(default_factory=list)
     server_tracebacks: int = 0
+    audit_missing: int = 0  # writes the state's audit log does not record as ok
     seconds: float = 0.0
 
     @property
@@ -362,6 +363,7 @@ class WriteCheck:
             "validation errors": self.validation_errors,
             "live applies that failed": self.sync_failed,
             "tracebacks in the server log": self.server_tracebacks,
+            "successful writes missing from the audit log": self.audit_missing,
         }
         problems += [f"{what}: {count}" for what, count in checks.items() if count]
         if self.new_commits != self.succeeded:
@@ -491,6 +493,9 @@ def _check_state(root: Path, result: WriteCheck) -> None:
     store = StateStore.open(".schedsync/state.db", root)
     try:
         result.integrity_problems = [str(p) for p in store.check_integrity()]
+        audited = [e for e in store.audit_entries(PROJECT, limit=1_000_000)
+                   if e.actor == "writer" and e.result == "ok"]
+        result.audit_missing = max(0, result.succeeded - len(audited))
     finally:
         store.close()
     plan = cli(root, "plan", "--detailed-exitcode")
@@ -516,14 +521,21 @@ def live_vs_yaml(root: Path, final: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
-def concurrent_writes(tmp: Path, writers: int, writes: int) -> WriteCheck:
-    """The whole scenario: repository, server, writers, checks."""
-    root = writers_repo(tmp / "repo")
+def concurrent_writes(tmp: Path, writers: int, writes: int, servers: int = 1) -> WriteCheck:
+    """The whole scenario: repository, ``servers`` server processes on it (replicas
+    sharing the checkout, the state file and the job store), writers, checks."""
+    root = writers_repo(tmp / f"repo-{servers}")
     token = make_token(root)
     base = git.Repo(root).head.commit.hexsha
-    with running_server(root, token, tmp / "server.log") as server:
-        done, seconds = run_writers(server, writers, writes)
-        log = server.output()
+    running: list[ServerProcess] = []
+    try:
+        for i in range(servers):
+            running.append(ServerProcess(root, token, tmp / f"server-{servers}-{i}.log"))
+        done, seconds = run_writers(running, writers, writes)
+    finally:
+        for server in running:
+            server.stop()
+    log = "".join(server.output() for server in running)
     return check_writes(root, base, done, seconds, log)
 
 

@@ -548,3 +548,92 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.close()
+
+
+# -- a kill inside one write batch (RedBeat updates) ------------------------------------
+
+
+@dataclass
+class MidBatchResult:
+    """A Redis kill while the apply's update pipeline is half executed."""
+
+    schedules: int
+    executed_at_kill: int = 0  # HSETs Redis had run for this apply when it died
+    report: ApplyReport | None = None
+    updated_live: set[str] = field(default_factory=set)
+    wrong_reports: list[str] = field(default_factory=list)
+    converged: bool = False
+
+
+def _hset_calls(conn: Any) -> int:
+    return int(conn.info("commandstats").get("cmdstat_hset", {}).get("calls", 0))
+
+
+def redbeat_kill_inside_update_batch(tmp: Path, redis_: PrivateRedis, schedules: int
+                                     ) -> MidBatchResult:
+    """Apply N RedBeat entries, change every entry's kwargs, apply again and kill Redis
+    once 5/12 of the update's HSETs have run: inside a pipeline, not between two.
+    Each entry reported applied must carry the new kwargs live, each one reported
+    failed the old ones."""
+    import redis
+
+    store = redbeat_store(redis_)
+    result = MidBatchResult(schedules)
+    root = outage_repo(tmp / f"repo-{uuid.uuid4().hex[:6]}", store, schedules)
+    first = cs.cli(root, "apply", "--auto-approve")
+    if first.returncode != 0:
+        raise RuntimeError(f"initial apply failed: {first.stderr[-400:]}")
+    _change_every_kwargs(root)
+    conn = redis.Redis.from_url(redis_.url, decode_responses=True)
+    started = _hset_calls(conn)
+    kill_at = started + schedules * 5 // 12
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "schedsync", "--repo", str(root), "apply", "--auto-approve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+    def kill_inside() -> None:
+        seen = 0
+        while proc.poll() is None and seen < kill_at:
+            seen = _hset_calls(conn)
+        redis_.kill()
+        result.executed_at_kill = seen - started
+
+    killer = threading.Thread(target=kill_inside)
+    killer.start()
+    out, err = proc.communicate(timeout=600)
+    killer.join()
+    result.report = ApplyReport.parse(subprocess.CompletedProcess([], proc.returncode, out, err))
+    redis_.start()
+    result.updated_live = _entries_with_new_kwargs(redis_.url)
+    planned = {f"out.job{i:05d}" for i in range(schedules)}
+    result.wrong_reports = check_report(result.report, result.updated_live, planned)
+    again = cs.cli(root, "apply", "--auto-approve")
+    plan = cs.cli(root, "plan", "--detailed-exitcode")
+    result.converged = again.returncode == 0 and plan.returncode == 0
+    return result
+
+
+def _change_every_kwargs(root: Path) -> None:
+    import git
+
+    task = "task: schedsync.demo_tasks:heartbeat\n"
+    for path in sorted((root / "schedules" / PROJECT).glob("*.yaml")):
+        path.write_text(path.read_text().replace(task, task + "    kwargs: {version: 2}\n"))
+    repo = git.Repo(root)
+    repo.git.add("--all", "schedules")
+    repo.git.commit("-m", "every schedule gets kwargs version 2")
+
+
+def _entries_with_new_kwargs(url: str) -> set[str]:
+    import redis
+
+    with redis.Redis.from_url(url, decode_responses=True) as conn:
+        members = conn.zrange("redbeat::schedule", 0, -1)
+        pipe = conn.pipeline(transaction=False)
+        for member in members:
+            pipe.hget(member, "definition")
+        definitions = pipe.execute()
+    return {m.removeprefix("redbeat:") for m, d in zip(members, definitions, strict=True)
+            if d and '"version": 2' in d}
