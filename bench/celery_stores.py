@@ -8,12 +8,16 @@ with nothing to change, against loading the repository plus the raw read (the is
 definition of the plan target, <= 1.5x).
 
 RedBeat (Redis db 2, a private key prefix):
-- list: ``RedBeatAdapter.list_entries()`` (ZRANGE + pipelined HGETALL + parsing into
-  specs) vs one raw ZRANGE + pipelined HGETALL of the same keys;
+- list: ``RedBeatAdapter.list_entries()`` (ZRANGE + pipelined HMGET of definition, meta
+  and period hint + parsing into specs) vs one raw ZRANGE + redis-py pipelined HGETALL of
+  the same keys (the issue's reference, also inside the plan's);
 - apply: 10k creates through ``RedBeatAdapter.apply`` vs one raw pipeline writing the
-  same hashes and scores (JSON encoding included).
+  same hashes and scores (JSON encoding included);
+- list*: ``list_entries()`` vs the very read it sends (ZRANGE + HMGETs packed by hand,
+  cheaper than redis-py's pipeline): what turning the replies into specs costs.
 django-celery-beat on PostgreSQL (a scratch database migrated by Django):
-- list: ``DjangoCeleryBeatAdapter.list_entries()`` vs the same joined SELECT, raw;
+- list: ``DjangoCeleryBeatAdapter.list_entries()`` (the task columns a spec needs, the few
+  schedule rows apart) vs one raw SELECT of the tasks joined with their schedule rows;
 - apply: 10k creates through the adapter vs one raw executemany INSERT of the same rows
   (schedule rows already present) plus the change-tracking bump.
 Prints the median of each and the ratio adapter / raw (ours and raw run alternately, so
@@ -44,6 +48,7 @@ sys.path.insert(0, str(ROOT / "tests" / "celery_fixtures"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from schedsync.engine.adapters import django_celery_beat as dcb  # noqa: E402
+from schedsync.engine.adapters import redbeat  # noqa: E402
 from schedsync.engine.adapters.base import Operation, OpKind  # noqa: E402
 from schedsync.engine.adapters.redbeat import RedBeatAdapter  # noqa: E402
 from schedsync.engine.spec import Spec  # noqa: E402
@@ -157,6 +162,8 @@ def bench_redbeat(root: Path, count: int, repeat: int) -> None:
         raw_write()
         assert len(adapter.list_entries()) == len(specs)
         report("redbeat", "list", *median_times(adapter.list_entries, raw_read, repeat, _pass))
+        report("redbeat", "list*", *median_times(
+            adapter.list_entries, lambda: packed_read(adapter), repeat, _pass))
         clear()
         assert all(r.ok for r in adapter.apply(ops))
         report("redbeat", "plan", *plan_times(root, raw_read, repeat))
@@ -164,6 +171,12 @@ def bench_redbeat(root: Path, count: int, repeat: int) -> None:
         clear()
         client.close()
         adapter.close()
+
+
+def packed_read(adapter: RedBeatAdapter) -> None:
+    """The adapter's own read (ZRANGE + HMGET packed by hand), without the parsing."""
+    members = adapter.redis.zrange(adapter.schedule_key, 0, -1, withscores=True)
+    redbeat._hmget_each(adapter.redis, [member for member, _ in members], redbeat._FIELDS)
 
 
 # -- django-celery-beat on PostgreSQL ---------------------------------------------------

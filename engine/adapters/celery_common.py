@@ -10,11 +10,9 @@ it doubles as the store-side mark of entries schedsync manages.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -180,19 +178,6 @@ def _celery_cron(trigger: dict[str, Any]) -> dict[str, Any] | None:
 @lru_cache(maxsize=4096)
 def _spec_template(trigger_type: str, trigger: tuple[tuple[str, Any], ...]) -> Spec:
     return make_spec(name="", trigger_type=trigger_type, trigger=dict(trigger), task="")
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Building 10k specs makes the cyclic GC run over and over for nothing (they form
-    no cycles); it costs about as much as the parsing itself (PERFORMANCE.md)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # -- options -------------------------------------------------------------------------

@@ -26,7 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from schedsync.engine.adapters import celery_common as cc
-from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, OpResult
+from schedsync.engine.adapters.base import (
+    LiveEntry,
+    Operation,
+    OpKind,
+    OpResult,
+    paused_gc,
+)
 from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
 from schedsync.engine.spec import Spec, canonical_instant
@@ -126,6 +132,14 @@ def database_url(url: str, repo_root: Path) -> str:
     return url
 
 
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("postgresql+psycopg://"):
+        # No hstore column in these tables: skip psycopg's hstore type lookup, one more
+        # round trip each time a plan opens the store.
+        return {"use_native_hstore": False}
+    return {}
+
+
 class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
     def __init__(
         self, config: CeleryBeatScheduler, repo_root: Path, *, project: str | None = None
@@ -137,8 +151,9 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
                 "sqlite:///db.sqlite3."
             )
         super().__init__(config, repo_root, project)
+        url = database_url(config.url, repo_root)
         try:
-            self.engine: Engine = sa.create_engine(database_url(config.url, repo_root))
+            self.engine: Engine = sa.create_engine(url, **_engine_options(url))
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise ConfigError(
                 f"the django-celery-beat url in schedsync.yaml is not usable: {exc}. "
@@ -155,7 +170,7 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
             rows = conn.execute(_LIST_QUERY).all()
             schedules = _Schedules(conn)
         self._managed = {}
-        with cc.no_gc():
+        with paused_gc():
             return [self._entry(row, schedules) for row in rows]
 
     def _entry(self, row: Any, schedules: _Schedules) -> LiveEntry:

@@ -25,7 +25,13 @@ import orjson
 import redis
 
 from schedsync.engine.adapters import celery_common as cc
-from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, OpResult
+from schedsync.engine.adapters.base import (
+    LiveEntry,
+    Operation,
+    OpKind,
+    OpResult,
+    paused_gc,
+)
 from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
 from schedsync.engine.spec import Spec
@@ -62,19 +68,20 @@ class RedBeatAdapter(cc.CeleryStoreAdapter):
     def list_entries(self) -> list[LiveEntry]:
         with self._connection_errors("read the schedule"):
             members = self.redis.zrange(self.schedule_key, 0, -1, withscores=True)
-            pipe = self.redis.pipeline(transaction=False)
-            for member, _score in members:
-                pipe.hmget(member, _FIELDS)
-            hashes = pipe.execute()
+            hashes = _hmget_each(self.redis, [member for member, _score in members], _FIELDS)
         self._managed = {}
         prefix = self.prefix.encode()
         size = len(prefix)
-        with cc.no_gc():
+        with paused_gc():
             return [self._entry(member[size:].decode(), fields, score)
                     for (member, score), fields in zip(members, hashes, strict=True)
-                    if fields[0] is not None and member.startswith(prefix)]
+                    if member.startswith(prefix) and _stored(fields)]
 
-    def _entry(self, key: str, fields: list[bytes | None], score: float) -> LiveEntry:
+    def _entry(self, key: str, fields: list[bytes | None] | Exception, score: float
+               ) -> LiveEntry:
+        if isinstance(fields, Exception):  # e.g. WRONGTYPE: not a hash
+            problem = f"unreadable RedBeat entry {self.prefix}{key}: {fields}"
+            return LiveEntry(key, {"name": key}, problem=problem)
         definition_text, meta_text, hint = fields
         last_run, count = _meta(meta_text)
         next_run = datetime.fromtimestamp(score, UTC) if score >= 0 else None
@@ -91,19 +98,14 @@ class RedBeatAdapter(cc.CeleryStoreAdapter):
         name, project = cc.managed_name(options.get("headers"))
         if name is not None:
             self._managed[key] = project
-        expires = options.get("expires")
-        if expires is not None and not isinstance(expires, int | float):
-            raise ValueError(f"expires is {expires!r}, not a number of seconds")
         return cc.live_spec(
-            _template(orjson.dumps(definition["schedule"]), hint.decode() if hint else None),
+            _template(orjson.dumps(definition["schedule"]), hint),
             name=name or key,
             task=definition["task"],
             args=definition.get("args") or (),
             kwargs=definition.get("kwargs"),
             enabled=definition.get("enabled", True),
-            queue=options.get("queue") or None,
-            priority=options.get("priority"),
-            expires=expires,
+            **cc.spec_options(options),
         )
 
     # -- writing ---------------------------------------------------------------------
@@ -269,18 +271,56 @@ class _Batch:
         self.pipe.execute()
 
 
+def _hmget_each(
+    client: redis.Redis[bytes], keys: list[bytes], fields: tuple[str, ...]
+) -> list[list[bytes | None] | Exception]:
+    """``HMGET key *fields`` for every key, pipelined in one round trip: the commands
+    redis-py's pipeline would send, packed in one go. Its pipeline packs and
+    post-processes each command in Python, which for 10k small hashes costs about as
+    much CPU as the rest of the listing (bench/celery_stores.py). An error reply
+    (a key that is not a hash) comes back in its key's place."""
+    tail = b"".join(b"$%d\r\n%s\r\n" % (len(f), f.encode()) for f in fields)
+    head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(fields) + 2)
+    packed = b"".join(b"%s$%d\r\n%s\r\n%s" % (head, len(key), key, tail) for key in keys)
+    pool = client.connection_pool
+    try:
+        conn = pool.get_connection()
+    except TypeError:  # redis-py before 5.3 wants a command name
+        conn = pool.get_connection("HMGET")  # type: ignore[call-arg, unused-ignore]
+    try:
+        if keys:
+            conn.send_packed_command([packed])
+        replies: list[list[bytes | None] | Exception] = []
+        for _key in keys:
+            try:
+                replies.append(conn.read_response())
+            except redis.ResponseError as exc:  # the stream stays in step: read on
+                replies.append(exc)
+        return replies
+    finally:
+        # A connection error mid-way has already disconnected it (redis-py's default).
+        pool.release(conn)
+
+
+def _stored(fields: list[bytes | None] | Exception) -> bool:
+    # A sorted-set member whose hash is gone is no entry (RedBeat skips it too).
+    return isinstance(fields, Exception) or fields[0] is not None
+
+
 def _hint(period: str | None) -> str:
     # The period an interval was written with ("" for crons); see interval_trigger.
     return period or ""
 
 
 @lru_cache(maxsize=4096)
-def _template(schedule_json: bytes, hint: str | None) -> Spec:
-    """A definition's ``schedule`` (as JSON, to be hashable) -> a spec template."""
+def _template(schedule_json: bytes, hint: bytes | None) -> Spec:
+    """A definition's ``schedule`` (as JSON, to be hashable) and the stored period hint
+    -> a spec template."""
     schedule = orjson.loads(schedule_json)
     kind = schedule.get("__type__")
     if kind == "interval":
-        return cc.spec_template("interval", cc.interval_trigger(schedule["every"], hint))
+        period = hint.decode() if hint else None
+        return cc.spec_template("interval", cc.interval_trigger(schedule["every"], period))
     if kind == "crontab":
         return cc.spec_template("cron", cc.cron_from_celery(schedule))
     raise ValueError(f"schedule type {kind!r} has no schedsync equivalent")

@@ -152,11 +152,23 @@ def test_unmanaged_and_unreadable_entries_are_reported(
     client = redis.Redis.from_url(URL, decode_responses=True)
     client.hset(f"{prefix}broken", "definition", "{not json")
     client.zadd(f"{prefix}:schedule", {f"{prefix}broken": 1})
+    # Not a hash at all: its error reply must not cost the other entries.
+    client.set(f"{prefix}a-string", "x")
+    client.hset(f"{prefix}bad-meta", mapping={
+        "definition": json.dumps({"name": "bad-meta", "task": "t", "schedule": {
+            "__type__": "interval", "every": 30.0, "relative": False}}),
+        "meta": "{not json"})
+    client.zadd(f"{prefix}:schedule", {f"{prefix}a-string": 2, f"{prefix}bad-meta": 3,
+                                       f"{prefix}hash-gone": 4})
     client.close()
     live = {e.key: e for e in adapter.list_entries()}
     assert live["theirs"].spec["trigger"] == {"every": 90, "period": "seconds"}
     assert live["theirs"].problem is None
     assert live["broken"].problem is not None
+    assert "WRONGTYPE" in str(live["a-string"].problem)
+    # beat's runtime record is not the schedule: unreadable meta is only no last run.
+    assert (live["bad-meta"].problem, live["bad-meta"].last_run_at) == (None, None)
+    assert "hash-gone" not in live
     assert adapter.managed_keys() == {}
 
 
