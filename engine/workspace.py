@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from schedsync.engine.config import find_repo_root
 from schedsync.engine.errors import ConfigError, NotFound, ValidationFailed
-from schedsync.engine.repository import LoadedRepository, load_repository
+from schedsync.engine.repository import LoadedRepository, RepoSchedule, load_repository
 
 if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
@@ -89,6 +89,15 @@ class Workspace:
             self.scheduler_config(project, only)
             return [only]
         return sorted(self.project_config(project).schedulers)
+
+    def narrowed(self, project: str, schedules: list[RepoSchedule]) -> Workspace:
+        """This workspace seeing only ``schedules`` of ``project``, with the same state
+        file and stores: planning a single-schedule apply then does not walk every
+        schedule of the project (three passes over 10k cost ~50 ms)."""
+        repo = self.repo
+        view = LoadedRepository(repo.root, repo.config, {project: schedules},
+                                repo.diagnostics, repo.file_hashes)
+        return Workspace(self.root, view, self.state, self._adapters)
 
     def reload(self) -> None:
         """Re-read the repository (after a write)."""

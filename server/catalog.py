@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,19 +34,20 @@ class ProjectIndex:
         return itertools.islice(self.items, start, None)
 
 
-_indexes: dict[tuple[int, str], tuple[object, ProjectIndex]] = {}
+# Weak and few: a replaced repository (and its 10k schedules) must not stay alive here.
+_indexes: dict[tuple[int, str], tuple[weakref.ref[Any], ProjectIndex]] = {}
 
 
 def project_index(ctx: ApiContext, slug: str) -> ProjectIndex:
     repo = ctx.reader.repo
     key = (id(repo), slug)
     hit = _indexes.get(key)
-    if hit is not None and hit[0] is repo:
+    if hit is not None and hit[0]() is repo:
         return hit[1]
-    if len(_indexes) > 64:
+    if len(_indexes) >= 8:
         _indexes.clear()
     index = ProjectIndex(list(repo.project(slug)))
-    _indexes[key] = (repo, index)
+    _indexes[key] = (weakref.ref(repo), index)
     return index
 
 

@@ -8,18 +8,20 @@ with ``carry``. Read from any thread: entries are only ever added or replaced wh
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from schedsync.engine.repository import LoadedRepository, RepoSchedule
 
-_LIMIT = 16
-_indexes: dict[tuple[int, str], tuple[LoadedRepository, dict[str, int]]] = {}
+_LIMIT = 8
+# Weak: an index must not keep a replaced repository (10k schedules) alive.
+_indexes: dict[tuple[int, str], tuple[weakref.ref[LoadedRepository], dict[str, int]]] = {}
 
 
 def positions(repo: LoadedRepository, slug: str) -> dict[str, int]:
     hit = _indexes.get((id(repo), slug))
-    if hit is not None and hit[0] is repo:
+    if hit is not None and hit[0]() is repo:
         return hit[1]
     index: dict[str, int] = {}
     for position, rs in enumerate(repo.project(slug)):
@@ -41,11 +43,11 @@ def carry(
     ones of the same name, plus ``appended`` (name -> position) at its end: ``old``'s
     index holds for it, with those added."""
     hit = _indexes.get((id(old), slug))
-    if hit is not None and hit[0] is old:
+    if hit is not None and hit[0]() is old:
         _remember(new, slug, {**hit[1], **appended} if appended else hit[1])
 
 
 def _remember(repo: LoadedRepository, slug: str, index: dict[str, int]) -> None:
     if len(_indexes) >= _LIMIT:
         _indexes.clear()
-    _indexes[(id(repo), slug)] = (repo, index)
+    _indexes[(id(repo), slug)] = (weakref.ref(repo), index)

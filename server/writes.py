@@ -168,7 +168,7 @@ def apply_live(ws: Workspace, slug: str, edit: Edit) -> dict[str, Any]:
     errors: list[str] = []
     for scheduler, wanted in sorted(edit.apply.items()):
         try:
-            result = apply_schedules(ws, slug, scheduler, wanted)
+            result = apply_schedules(_narrowed(ws, slug, wanted), slug, scheduler, wanted)
         except Exception as exc:  # noqa: BLE001 - the commit stays; the caller is told why
             errors.append(f"{scheduler}: {type(exc).__name__}: {exc}")
             continue
@@ -176,6 +176,15 @@ def apply_live(ws: Workspace, slug: str, edit: Edit) -> dict[str, Any]:
     if errors:
         return {"status": "failed", "error": "; ".join(errors)}
     return {"status": "applied"}
+
+
+def _narrowed(ws: Workspace, slug: str, wanted: set[str]) -> Workspace:
+    """The schedules a single-schedule apply can look at: those named, and the ones
+    their ``renamed_from`` names (the engine would find the same in the whole project)."""
+    picked = [rs for rs in (names.find(ws.repo, slug, n) for n in sorted(wanted)) if rs]
+    older = {rs.schedule.renamed_from or "" for rs in picked} - wanted - {""}
+    picked += [rs for rs in (names.find(ws.repo, slug, n) for n in sorted(older)) if rs]
+    return ws.narrowed(slug, picked)
 
 
 def audit(
