@@ -1,9 +1,9 @@
 """The planner: repository x live snapshot x base -> Plan. Pure: no I/O.
 
 Three sides per schedule: ``desired`` (the repository), ``live`` (the scheduler store)
-and ``base`` (what schedsync last applied, from the state file). Comparing hashes first
-keeps a 10k-entry plan fast; the field-level description (deepdiff) is computed only
-for entries whose hashes differ.
+and ``base`` (what schedsync last applied, from the state file). Comparing canonical
+bytes first keeps a 10k-entry plan fast; the field-level description (deepdiff) is
+computed only for entries whose bytes differ.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schedsync.engine.adapters.base import Capabilities, LiveEntry
-from schedsync.engine.spec import SPEC_FIELDS, Spec, comparable, spec_hash
+from schedsync.engine.spec import SPEC_FIELDS, Spec, comparable, spec_key
 
 
 class Action(enum.StrEnum):
@@ -242,14 +242,14 @@ def _classify(
             project, scheduler, name, action, origin, key, spec, None, base_spec,
             renamed_from=previous, managed=True, reason=reason,
         )
-    desired_hash, live_hash = spec_hash(spec, fields), spec_hash(entry.spec, fields)
-    if desired_hash == live_hash and previous is None:
-        stale_base = base_spec is None or spec_hash(base_spec, fields) != desired_hash
+    desired_key, live_key = spec_key(spec, fields), spec_key(entry.spec, fields)
+    if desired_key == live_key and previous is None:
+        stale_base = base_spec is None or spec_key(base_spec, fields) != desired_key
         return Change(
             project, scheduler, name, Action.NOOP, Origin.REPO, key, spec, entry.spec,
             base_spec, managed=managed, record_base=stale_base,
         )
-    origin = _origin(desired_hash, live_hash, base_spec, fields)
+    origin = _origin(desired_key, live_key, base_spec, fields)
     action = _update_action(spec, entry.spec, fields, direction)
     described = field_changes(spec, entry.spec, base_spec, fields)
     if previous is not None:
@@ -266,12 +266,12 @@ def _classify(
 
 
 def _origin(
-    desired_hash: str, live_hash: str, base_spec: Spec | None, fields: tuple[str, ...]
+    desired_key: bytes, live_key: bytes, base_spec: Spec | None, fields: tuple[str, ...]
 ) -> Origin:
     if base_spec is None:
         return Origin.BOTH
-    base_hash = spec_hash(base_spec, fields)
-    repo_moved, live_moved = desired_hash != base_hash, live_hash != base_hash
+    base_key = spec_key(base_spec, fields)
+    repo_moved, live_moved = desired_key != base_key, live_key != base_key
     if repo_moved and live_moved:
         return Origin.BOTH
     return Origin.LIVE if live_moved else Origin.REPO
@@ -282,7 +282,7 @@ def _update_action(
 ) -> Action:
     """ENABLE / DISABLE when ``enabled`` is the only difference, else UPDATE."""
     others = tuple(f for f in fields if f != "enabled")
-    if spec_hash(desired, others) != spec_hash(live, others):
+    if spec_key(desired, others) != spec_key(live, others):
         return Action.UPDATE
     target = desired if direction is Direction.REPO_TO_SCHEDULER else live
     return Action.ENABLE if target.get("enabled") else Action.DISABLE

@@ -130,5 +130,11 @@ def spec_bytes(spec: Spec) -> bytes:
     return orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
 
 
+def spec_key(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> bytes:
+    """Equal for specs equal in ``fields``: what the planner compares (no digest needed
+    when both sides are at hand)."""
+    return spec_bytes(comparable(spec, fields))
+
+
 def spec_hash(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> str:
-    return hashlib.blake2b(spec_bytes(comparable(spec, fields)), digest_size=16).hexdigest()
+    return hashlib.blake2b(spec_key(spec, fields), digest_size=16).hexdigest()

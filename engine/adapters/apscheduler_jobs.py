@@ -214,9 +214,43 @@ def zone_name(zone: Any) -> str:
 
 
 def _cron_part(trigger: CronTrigger) -> tuple[dict[str, str], str]:
-    fields = tuple((field.name, str(field)) for field in trigger.fields)
     # Many jobs share a cron: translate each distinct one once (a copy per caller).
-    return dict(_cron_fields(fields)), zone_name(trigger.timezone)
+    key: tuple[Any, ...] | None = None
+    found = None
+    try:
+        key = _cron_key(trigger.fields)
+        found = _CRONS.get(key)
+    except (AttributeError, TypeError):  # not APScheduler's own field objects
+        key = None
+    if found is None:
+        found = _cron_fields(tuple((field.name, str(field)) for field in trigger.fields))
+        if key is not None:
+            if len(_CRONS) >= 8192:
+                _CRONS.clear()
+            _CRONS[key] = found
+    return dict(found), zone_name(trigger.timezone)
+
+
+# Cron fields, by what their string forms derive from -> the spec's cron fields.
+_CRONS: dict[tuple[Any, ...], dict[str, str]] = {}
+
+
+def _cron_key(fields: list[Any]) -> tuple[Any, ...]:
+    """The classes and attributes of the fields' expressions, which their strings are
+    made of: half the cost of those strings, and as unambiguous (counts included)."""
+    key: list[Any] = []
+    add, add_all = key.append, key.extend
+    for field in fields:
+        expressions = field.expressions
+        add(field.name)
+        add(len(expressions))
+        for expression in expressions:
+            attributes = expression.__dict__
+            add(expression.__class__)
+            add(len(attributes))
+            add_all(attributes)
+            add_all(attributes.values())
+    return tuple(key)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -260,8 +294,15 @@ def trigger_part(trigger: Any) -> tuple[str, dict[str, Any], str]:
     raise Unrepresentable(f"its trigger class {name} is not supported (cron, interval, date)")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _json_value(value: Any, where: str) -> Any:
     """Job args back as JSON data; tuples become lists (YAML has no tuples)."""
+    if type(value) in _PLAIN:
+        return value
+    if type(value) in (list, tuple) and all(type(item) in _PLAIN for item in value):
+        return list(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):
@@ -324,14 +365,40 @@ def stored_spec(spec: Spec) -> Spec:
     its largest whole unit, no zone as UTC. Fields a job cannot hold are kept as given;
     a spec that cannot be written is returned unchanged (apply reports why)."""
     try:
-        trigger_type, trigger, timezone = trigger_part(build_trigger(spec))
+        trigger_type, trigger, timezone = _stored_trigger(
+            spec["trigger_type"], tuple(sorted(spec["trigger"].items())), spec.get("timezone"))
         task = func_ref(spec["task"])
-    except (FatalError, Unrepresentable, ValueError, LookupError, TypeError):
+    except (FatalError, Unrepresentable, ValueError, LookupError, TypeError, AttributeError):
         return spec
-    return {**spec, **make_spec(
-        name=spec["name"], trigger_type=trigger_type, trigger=trigger, task=task,
-        args=spec.get("args") or (), kwargs=spec.get("kwargs"),
-        enabled=spec.get("enabled", True), timezone=timezone,
-        queue=spec.get("queue"), priority=spec.get("priority"), expires=spec.get("expires"),
-        description=spec.get("description"),
-    )}
+    expires = spec.get("expires")
+    # ``make_spec`` field for field; the trigger was made canonical by it, once.
+    return {
+        **spec,
+        "trigger_type": trigger_type,
+        "trigger": dict(trigger),
+        "task": task,
+        "args": list(spec.get("args") or ()),
+        "kwargs": dict(spec.get("kwargs") or {}),
+        "enabled": bool(spec.get("enabled", True)),
+        "timezone": timezone,
+        "queue": spec.get("queue"),
+        "priority": spec.get("priority"),
+        "expires": float(expires) if expires is not None else None,
+        "description": spec.get("description"),
+    }
+
+
+# Interval triggers anchor at a moment; how they read back does not depend on it.
+_ANY_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=8192)
+def _stored_trigger(
+    trigger_type: str, items: tuple[tuple[str, Any], ...], timezone: str | None
+) -> tuple[str, dict[str, Any], str]:
+    """(trigger_type, canonical trigger, timezone) as a trigger reads back; many
+    schedules share one, so each is built and read back once (callers copy the dict)."""
+    spec = {"trigger_type": trigger_type, "trigger": dict(items), "timezone": timezone}
+    kind, trigger, zone = trigger_part(build_trigger(spec, _ANY_MOMENT))
+    canonical = make_spec(name="", trigger_type=kind, trigger=trigger, task="")["trigger"]
+    return kind, canonical, zone

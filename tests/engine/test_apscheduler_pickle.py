@@ -140,3 +140,16 @@ def test_states_of_any_other_shape_load_equal() -> None:
     for state in ({"version": 1}, {**_state(None), "extra": list(range(3))},
                   {**{f"k{i}": i for i in range(600)}, **_state(None)}):
         assert pickle.loads(dumps_job_state(state)) == state
+
+
+def test_crons_read_one_after_another_keep_their_own_fields() -> None:
+    hours = ["3", "3-5", "*/3", "3,5", "0-12"]
+    for hour in [*hours, *hours]:  # the second time from the cache
+        trigger = CronTrigger(hour=hour, minute="0", timezone=UTC)
+        job = read_job("c", pickle.dumps(_state(trigger)), 1.0)
+        assert job.problem is None
+        assert job.spec["trigger"]["hour"] == hour
+    for _ in range(2):
+        job = read_job("l", pickle.dumps(_state(CronTrigger(day="last", timezone=UTC))), 1.0)
+        assert job.problem is not None
+        assert "'last'" in job.problem
