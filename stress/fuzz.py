@@ -16,6 +16,7 @@ The alias bomb is timed and its memory measured (tracemalloc peak) on its own.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sys
 import tempfile
@@ -88,11 +89,32 @@ def _check_config(content: bytes) -> None:
     fz.check_config_bytes(content)
 
 
+BATCH = 500
+
+
+def _run_batched(strategy: Any, count: int, check: Callable[[Any], None]) -> None:
+    """``count`` cases in runs of ``BATCH``, so memory stays flat over 10,000 cases.
+
+    Two things grow otherwise: hypothesis keeps a tree of every case it generated in a
+    run, and the engine's ``gc.freeze()`` after each repository load moves every object
+    alive at that moment, this harness's cyclic garbage included, out of the collector's
+    reach for good (a leak, reported; see docs/reliability.md). Between runs the
+    harness takes its garbage back.
+    """
+    done = 0
+    while done < count:
+        size = min(BATCH, count - done)
+        fz._run_cases(strategy, size, check)
+        done += size
+        gc.unfreeze()
+        gc.collect()
+
+
 def _target(name: str, strategy: Any, count: int,
             check: Callable[[Any], None]) -> list[Figure]:
     tally = _Tally()
     started = time.perf_counter()
-    fz._run_cases(strategy, count, lambda value: tally.run(check, value))
+    _run_batched(strategy, count, lambda value: tally.run(check, value))
     took = time.perf_counter() - started
     return _figures(name, tally.inputs, len(tally.failures), count, took, tally.detail())
 
@@ -142,7 +164,7 @@ def _cli(work: Path, count: int) -> list[Figure]:
         fz.assert_clean_exit(result, argv)
 
     started = time.perf_counter()
-    fz._run_cases(fz.argvs(), count, lambda argv: tally.run(check, argv))
+    _run_batched(fz.argvs(), count, lambda argv: tally.run(check, argv))
     took = time.perf_counter() - started
     return _figures("CLI arguments", tally.inputs, len(tally.failures), count, took,
                     tally.detail())
@@ -157,7 +179,9 @@ def _api(work: Path, count: int) -> list[Figure]:
     with fz.serve(root, work) as server:
         operations = 16 * 2  # OpenAPI operations x (schema-valid, schema-breaking)
         report = fz.fuzz_openapi(server, examples=max(3, count // 2 // operations))
-        fz.fuzz_raw(server, examples=max(count - report.inputs, count // 2), report=report)
+        raw = max(count - report.inputs, count // 2)
+        for start in range(0, raw, BATCH):  # fresh runs: see _run_batched
+            fz.fuzz_raw(server, examples=min(BATCH, raw - start), report=report)
         logged = fz.server_tracebacks(server)
     took = time.perf_counter() - started
     errors, wrong = report.server_errors, report.nonconforming
