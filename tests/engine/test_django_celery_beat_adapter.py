@@ -172,11 +172,19 @@ def test_tasks_created_by_django_are_read(migrated_sqlite: Path, tmp_path: Path)
             "INSERT INTO django_celery_beat_periodictask (name, task, args, kwargs, headers, "
             "enabled, one_off, total_run_count, date_changed, description, interval_id) "
             "VALUES ('theirs', 'x.y', '[]', '{}', '{}', 1, 0, 0, '2026-01-01 00:00:00', '', 1)")
+        # SQLite does not enforce the foreign key outside Django: a dangling id, and none.
+        for name, interval_id in (("dangling", 99), ("scheduleless", None)):
+            conn.execute(
+                "INSERT INTO django_celery_beat_periodictask (name, task, args, kwargs, "
+                "headers, enabled, one_off, total_run_count, date_changed, description, "
+                "interval_id) VALUES (?, 'x.y', '[1]', '{}', '{}', 1, 0, 0, "
+                "'2026-01-01 00:00:00', '', ?)", (name, interval_id))
     config = CeleryBeatScheduler(type="celery-beat", store="django-celery-beat",
                                  url=f"sqlite:///{path}")
     adapter = DjangoCeleryBeatAdapter(config, tmp_path)
-    [entry] = adapter.list_entries()
+    live = {entry.key: entry for entry in adapter.list_entries()}
     adapter.close()
-    assert entry.key == "theirs"
-    assert entry.problem is not None
-    assert "microseconds" in entry.problem
+    assert list(live) == ["dangling", "scheduleless", "theirs"]
+    assert "microseconds" in str(live["theirs"].problem)
+    assert "interval_id 99 names no schedule row" in str(live["dangling"].problem)
+    assert "references no schedule row" in str(live["scheduleless"].problem)
