@@ -1,5 +1,5 @@
 """What the three Celery beat stores share: schedule mapping, options, app loading,
-trigger, and the adapter base of the writable stores (batched writes).
+trigger, and their adapter base (batched writes, crons as Celery reads them back).
 
 Celery beat entries carry ``options`` (queue, priority, expires, headers) next to the
 schedule. schedsync puts ``headers.schedsync_name`` / ``headers.schedsync_project`` on
@@ -254,7 +254,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# -- the writable stores' shared adapter -------------------------------------------
+# -- the adapter base of the three stores ------------------------------------------
 
 BATCH = 1000
 
