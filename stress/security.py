@@ -3,8 +3,9 @@
 Uses the same data and runners as ``tests/reliability/test_role_matrix.py``,
 ``test_csrf.py``, ``test_secrets_at_rest.py`` and ``test_secrets_in_output.py``
 (``tests/reliability/security_support.py``), so the figures and the tests cannot drift.
-The full run repeats the matrix and CSRF checks ``ROUNDS`` times on fresh repositories
-and adds the PostgreSQL state; ``--quick`` does one round on SQLite only.
+The full run repeats the matrix and CSRF checks ``ROUNDS`` times on fresh repositories,
+then runs the matrix once more with the state on PostgreSQL, and adds PostgreSQL to the
+secret scans; ``--quick`` does one round on SQLite only.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def run(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="schedsync-security-") as tmp:
         root = Path(tmp)
         rounds = [_matrix_and_csrf(root / f"round-{i}") for i in range(1 if quick else ROUNDS)]
+        if postgres:
+            rounds.append(_postgres_round(root / "round-postgres"))
         at_rest = _secrets_at_rest(root / "at-rest", postgres)
         output = _secrets_in_output(root / "output", postgres)
     cells = [cell for cells, _, _ in rounds for cell in cells]
@@ -39,22 +42,36 @@ def run(quick: bool) -> list[Figure]:
     return [_matrix_figure(cells, gaps), _csrf_figure(checks), at_rest, output]
 
 
-def _matrix_and_csrf(root: Path) -> tuple[list[sec.Cell], list[str], list[sec.Check]]:
+Round = tuple[list[sec.Cell], list[str], list[sec.Check]]
+
+
+def _matrix_and_csrf(root: Path, state: str = sec.STATE) -> Round:
     root.mkdir(parents=True)
-    with sec.matrix_server(root) as runner:
+    with sec.matrix_server(root, state) as runner:
         cells = runner.run()
         gaps = sec.coverage_gaps(runner)
+    if state != sec.STATE:
+        return cells, gaps, []
     with sec.matrix_server(root / "csrf") as runner:
         checks = (sec.csrf_checks(runner) + sec.compare_digest_checks(runner)
                   + sec.cookie_checks(runner))
     return cells, gaps, checks
 
 
+def _postgres_round(root: Path) -> Round:
+    """The matrix once more with the state on PostgreSQL (auth look-ups, NOTIFY)."""
+    from celery_fixtures.services import scratch_postgres_database
+
+    with scratch_postgres_database() as database:
+        return _matrix_and_csrf(root, f"postgresql://postgres@127.0.0.1:5432/{database}")
+
+
 def _matrix_figure(cells: list[sec.Cell], gaps: list[str]) -> Figure:
     right = sum(cell.ok for cell in cells)
     wrong = [cell.line() for cell in cells if not cell.ok][:3] + gaps[:3]
     endpoints, callers = len(sec.ENDPOINTS), len(sec.CALLERS)
-    detail = "; ".join(wrong) or f"{endpoints} endpoints x {callers} callers per round"
+    rounds = len(cells) // (endpoints * callers)
+    detail = "; ".join(wrong) or f"{endpoints} endpoints x {callers} callers x {rounds} rounds"
     return Figure(PART, "role matrix cells right / total", f"{right}/{len(cells)}",
                   "100% and every endpoint in the matrix",
                   right == len(cells) and not gaps, detail)

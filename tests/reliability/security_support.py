@@ -12,6 +12,8 @@ SQLite state store and a real APScheduler SQLite job store.
 from __future__ import annotations
 
 import sys
+import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from api_support import EMAIL, OTHER, make_repo, make_tokens
+from api_support import CONFIG, EMAIL, OTHER, ROLES, make_repo
 
 from schedsync.engine.state import StateStore
 
@@ -123,11 +125,20 @@ def _targets_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_matrix_repo(root: Path) -> tuple[Path, dict[str, str]]:
+def make_matrix_repo(root: Path, state: str = STATE) -> tuple[Path, dict[str, str]]:
+    """The repository (state at ``state``: a SQLite path or PostgreSQL URL) and a token
+    per role of ``api_support.ROLES`` plus a revoked one."""
     files = {"schedules/acme/email.yaml": EMAIL, "schedules/other/report.yaml": OTHER,
-             "schedules/acme/m.yaml": _targets_yaml()}
+             "schedules/acme/m.yaml": _targets_yaml(), "schedsync.yaml": config_with_state(state)}
     make_repo(root, files)
-    return root, make_tokens(root)
+    with StateStore.open(state, root) as store:
+        tokens = {}
+        for name, spec in {**ROLES, "revoked": {"roles": {"acme": "admin"}}}.items():
+            store.upsert_user(name, email=f"{name}@example.com", admin=spec.get("admin"),
+                              roles=spec.get("roles"))
+            tokens[name] = store.create_token(name)
+        store.revoke_tokens("revoked")
+    return root, tokens
 
 
 # -- running the cells -------------------------------------------------------------------
@@ -152,8 +163,10 @@ class Cell:
 class MatrixRunner:
     """Sends one request per (endpoint, caller) and judges it against the table."""
 
-    def __init__(self, app: Any, client: Any, root: Path, tokens: dict[str, str]) -> None:
+    def __init__(self, app: Any, client: Any, root: Path, tokens: dict[str, str],
+                 state: str = STATE) -> None:
         self.app = app
+        self.state = state
         self.client = client
         self.root = root
         self.tokens = tokens
@@ -170,7 +183,7 @@ class MatrixRunner:
     def new_session_for(self, user: str, ttl: timedelta = timedelta(minutes=5)
                         ) -> tuple[str, str]:
         """(session id, CSRF value) of a new session, made in the state store directly."""
-        with StateStore.open(STATE, self.root) as store:
+        with StateStore.open(self.state, self.root) as store:
             return store.create_session(user, ttl)
 
     def head(self) -> str:
@@ -262,16 +275,16 @@ def _error_code(response: Any) -> str | None:
 
 
 @contextmanager
-def matrix_server(root: Path) -> Iterator[MatrixRunner]:
+def matrix_server(root: Path, state: str = STATE) -> Iterator[MatrixRunner]:
     """A fresh matrix repository under ``root`` and a runner against its server."""
     from starlette.testclient import TestClient
 
     from schedsync.server import create_app
 
-    repo, tokens = make_matrix_repo(root / "repo")
+    repo, tokens = make_matrix_repo(root / "repo", state)
     app = create_app(repo)
     with TestClient(app) as client:
-        yield MatrixRunner(app, client, repo, tokens)
+        yield MatrixRunner(app, client, repo, tokens, state)
 
 
 def coverage_gaps(runner: MatrixRunner) -> list[str]:
@@ -346,8 +359,6 @@ def _path(runner: MatrixRunner, endpoint: Endpoint, caller: str) -> str:
 
 def config_with_state(state: str) -> str:
     """The API tests' schedsync.yaml with its state at ``state`` (a path or URL)."""
-    from api_support import CONFIG
-
     return CONFIG.replace("version: 1\n", f"version: 1\nstate: {state}\n", 1)
 
 
@@ -462,7 +473,8 @@ schedules:
 """
 CLI_RUNS = (
     ("validate",), ("validate", "--format", "json"), ("plan",), ("plan", "--format", "json"),
-    ("plan", "--out", "saved-plan.json"), ("apply", "saved-plan.json", "--auto-approve"),
+    ("plan", "--out", "{root}/saved-plan.json"),
+    ("apply", "{root}/saved-plan.json", "--auto-approve"),
     ("apply", "--auto-approve"), ("import", "--project", "acme", "--dry-run"),
     ("resync", "--project", "acme", "--direction", "repo_to_scheduler", "--dry-run"),
     ("trigger", "acme", "a.one"), ("fires", "acme", "a.one"),
@@ -505,7 +517,7 @@ def secret_environments(secret: str, pg_database: str | None) -> dict[str, dict[
 
 
 # Redis db 5 (spare) under a prefix of its own, deleted after the run.
-REDIS_PREFIX = f"schedsync-security-{__import__('uuid').uuid4().hex[:8]}:"
+REDIS_PREFIX = f"schedsync-security-{uuid.uuid4().hex[:8]}:"
 
 
 def _drop_redis_keys() -> None:
@@ -587,10 +599,11 @@ def _run_cli(root: Path, env: dict[str, str], capture: Capture, name: str) -> st
 
     from schedsync.cli.main import cli
 
-    crash_log = Path(__import__("tempfile").gettempdir()) / "schedsync-crash.log"
+    crash_log = Path(tempfile.gettempdir()) / "schedsync-crash.log"
     token = None
     for args in CLI_RUNS:
         before = crash_log.stat().st_mtime_ns if crash_log.exists() else None
+        args = tuple(arg.format(root=root) for arg in args)  # files inside the scenario
         with mock.patch("uvicorn.run") as serve:  # the CLI's own work, not a server
             result = CliRunner().invoke(cli, ["--repo", str(root), *args], env=env)
         where = f"{name}: schedsync {' '.join(args)}"

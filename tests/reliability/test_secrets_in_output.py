@@ -28,12 +28,15 @@ def _postgres_wanted() -> bool:
 
 def test_no_secret_in_any_output(tmp_path: Path) -> None:
     secret = f"pw-{uuid.uuid4().hex[:12]}-Sx"
-    if _postgres_wanted():
+    postgres = _postgres_wanted()
+    if postgres:
         with scratch_postgres_database() as database:
             capture = run_output_checks(tmp_path, secret, database)
     else:
         capture = run_output_checks(tmp_path, secret, None)
     assert len(capture.texts) > 100
+    if postgres:  # the reachable scenario saved a plan, and it was searched
+        assert any("(saved plan file)" in where for where, _ in capture.texts)
     # The scenarios do reach the places that print a URL (masked there).
     masked = [where for where, text in capture.texts if ":***@" in text]
     assert len(masked) > 20, masked
