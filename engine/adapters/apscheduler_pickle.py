@@ -178,7 +178,7 @@ _SHARED = frozenset({"trigger", "next_run_time"})
 _HEAD = pickle.PROTO + bytes([PROTOCOL]) + pickle.FRAME
 _FRAME_HEAD = 11  # PROTO n, FRAME + 8-byte length
 _LIST_HEAD = pickle.EMPTY_LIST + pickle.MEMOIZE + pickle.MARK
-_MAX_PARTS = 4096
+_MAX_PARTS = 2048  # each holds a pickler (~4 KB)
 
 
 class _SharedPart:
@@ -249,8 +249,8 @@ def dumps_job_state(state: dict[str, Any]) -> bytes:
         return pickle.dumps(state, PROTOCOL)
     # The dict takes memo slot 0 (the list's in the shared part); the MEMOIZE that took
     # the rest list's slot stores the last shared value there instead: nothing reads it.
-    body = b"".join((
-        pickle.EMPTY_DICT, pickle.MEMOIZE, pickle.MARK, part.items,
-        pickle.MEMOIZE, items, pickle.SETITEMS, pickle.STOP,
+    size = len(part.items) + len(items) + 6  # and the six one-byte opcodes
+    return b"".join((
+        _HEAD, size.to_bytes(8, "little"), pickle.EMPTY_DICT, pickle.MEMOIZE, pickle.MARK,
+        part.items, pickle.MEMOIZE, items, pickle.SETITEMS, pickle.STOP,
     ))
-    return _HEAD + len(body).to_bytes(8, "little") + body

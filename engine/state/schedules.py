@@ -11,7 +11,7 @@ from schedsync.engine.errors import NotFound
 from schedsync.engine.state import schema
 from schedsync.engine.state.coltypes import format_instant
 from schedsync.engine.state.errors import NameTaken
-from schedsync.engine.state.ids import first_free_id
+from schedsync.engine.state.ids import first_free_id, uuid5_text
 from schedsync.engine.state.records import ScheduleRecord
 from schedsync.engine.state.schema import schedules as t
 from schedsync.engine.state.sql import insert_ignore, insert_one_ignore
@@ -103,7 +103,9 @@ def ensure_many(
     for name in wanted:
         if name in known:
             continue
-        new_id = first_free_id(project, name, taken.__contains__)
+        new_id = uuid5_text(f"{project}/{name}")  # the natural id, unless it is taken
+        if new_id in taken:
+            new_id = first_free_id(project, name, taken.__contains__)
         taken.add(new_id)
         rows.append({"id": new_id, "project": project, "name": name,
                      "created_at": stamp, "updated_at": stamp})
