@@ -21,10 +21,10 @@ def test_eight_writers_lose_no_update_and_make_one_commit_each(tmp_path: Path) -
 
 
 def test_two_applies_of_one_plan_apply_each_entry_once(tmp_path: Path) -> None:
-    double = two_applies(tmp_path, schedules=600, wait=0.0, saved=True)
+    double = two_applies(tmp_path, schedules=300, wait=0.0, saved=True)
     assert sorted(run.outcome for run in double.runs)[0] == "applied", double.runs
     assert double.failures() == []
-    assert double.live == 600
+    assert double.live == 300
 
 
 def test_the_lost_update_check_sees_a_stale_field() -> None:
