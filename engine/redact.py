@@ -9,11 +9,14 @@ token, key...). ``engine.config`` reports each expanded variable here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
+from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
+T = TypeVar("T")
 MASK = "***"
 _URL_PASSWORD = re.compile(
     r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:)(?P<password>[^\s@'\"]+)(?=@)"
@@ -58,6 +61,13 @@ def remember_env(name: str, value: str) -> None:
             password = None
         if password:
             remember(password)
+
+
+def redacted(item: T, *fields: str) -> T:
+    """A copy of the (frozen) dataclass ``item`` with its text ``fields`` masked."""
+    changes = {name: redact(value) for name in fields
+               if isinstance(value := getattr(item, name), str)}
+    return dataclasses.replace(item, **changes)  # type: ignore[type-var]
 
 
 def redact(text: str) -> str:

@@ -10,6 +10,7 @@ from pydantic_core import ErrorDetails
 from schedsync.engine.config import CONFIG_NAME, MissingVariable, expand_env
 from schedsync.engine.diagnostics import Diagnostic, Severity, format_path
 from schedsync.engine.loader import Document, Path
+from schedsync.engine.redact import redacted
 from schedsync.engine.validate.messages import describe, did_you_mean
 from schedsync.schemas.config import (
     APSchedulerScheduler,
@@ -73,7 +74,8 @@ def check_config(
     try:
         config = RepoConfig.model_validate(data)
     except ValidationError as exc:
-        out.extend(_config_error(doc, data, error) for error in exc.errors(include_url=False))
+        out.extend(redacted(_config_error(doc, data, error), "message", "expected", "found")
+                   for error in exc.errors(include_url=False))  # may quote a ${VAR} value
         return None, out
     return config, out
 

@@ -450,7 +450,7 @@ projects:
     schedulers:
       beat:
         type: celery-beat
-        store: redbeat
+        store: ${BEAT_STORE:-redbeat}
         url: ${REDIS_URL}
         key_prefix: ${REDIS_PREFIX:-redbeat:}
       aps:
@@ -501,6 +501,9 @@ def secret_environments(secret: str, pg_database: str | None) -> dict[str, dict[
         "store URLs malformed": {
             "REDIS_URL": f"redis://:{secret}@[bad/0",
             "APS_URL": f"postgres:{secret}@127.0.0.1:notaport/jobs"},
+        "secret in a field that fails validation": {
+            "BEAT_STORE": f"redis://:{secret}@127.0.0.1:{port}/0",
+            "REDIS_URL": "redis://127.0.0.1:6379/5", "APS_URL": "sqlite:///jobs.sqlite"},
         "state unreachable": {
             "STATE_URL": f"postgresql://postgres:{secret}@127.0.0.1:{port}/state",
             "REDIS_URL": "redis://127.0.0.1:6379/5", "APS_URL": "sqlite:///jobs.sqlite"},
