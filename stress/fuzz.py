@@ -16,6 +16,7 @@ The alias bomb is timed and its memory measured (tracemalloc peak) on its own.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import shutil
 import sys
@@ -164,7 +165,8 @@ def _cli(work: Path, count: int) -> list[Figure]:
         fz.assert_clean_exit(result, argv)
 
     started = time.perf_counter()
-    _run_batched(fz.argvs(), count, lambda argv: tally.run(check, argv))
+    with contextlib.chdir(root):  # relative paths in the arguments (--out x) land there
+        _run_batched(fz.argvs(), count, lambda argv: tally.run(check, argv))
     took = time.perf_counter() - started
     return _figures("CLI arguments", tally.inputs, len(tally.failures), count, took,
                     tally.detail())
