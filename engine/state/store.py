@@ -245,8 +245,9 @@ class StateStore:
                     bindings.record(conn, project, scheduler, items, managed=managed,
                                     now=utcnow(), ids=ids)
                 return
-            except sa.exc.IntegrityError:
-                pass
+            except StateError as exc:  # _guard's wrapping of the driver's error
+                if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                    raise
         with self._write() as conn:
             bindings.record(conn, project, scheduler, items, managed=managed, now=utcnow())
 
