@@ -157,3 +157,16 @@ def test_real_processes_end_with_a_message(tmp_path: Path, files: dict[str, byte
     assert says in done.stdout + done.stderr
     assert TRACEBACK not in done.stdout + done.stderr
     assert not (root / "pwned").exists()
+
+
+def test_github_annotations_cannot_be_injected(tmp_path: Path) -> None:
+    """A file name or value with a newline must not start a workflow command of its own."""
+    hostile = {"schedules/acme/a\n::add-mask::x,y%.yaml":
+               b'schedules:\n- name: "x\\n::set-output name=a::b"\n  tigger: 1\n'}
+    root = write_repo(tmp_path / "repo", hostile, commit=False)
+    result = invoke(["--repo", str(root), "validate", "--format", "github"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[-1].startswith("invalid: ")
+    assert all(line.startswith("::error file=") for line in lines[:-1]), lines
+    assert len(lines) == 6
