@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schedsync.engine.errors import FatalError
+from schedsync.engine.redact import redact
 from schedsync.server import names
 from schedsync.server.errors import ApiError, from_engine, not_found
 from schedsync.server.revalidate import revalidate
@@ -170,7 +171,7 @@ def apply_live(ws: Workspace, slug: str, edit: Edit) -> dict[str, Any]:
         try:
             result = apply_schedules(_narrowed(ws, slug, wanted), slug, scheduler, wanted)
         except Exception as exc:  # noqa: BLE001 - the commit stays; the caller is told why
-            errors.append(f"{scheduler}: {type(exc).__name__}: {exc}")
+            errors.append(redact(f"{scheduler}: {type(exc).__name__}: {exc}"))
             continue
         errors.extend(f"{scheduler}: {change.name}: {error}" for change, error in result.failed)
     if errors:

@@ -121,11 +121,13 @@ def _report(exc: Exception) -> int:
     if isinstance(exc, FatalError):
         click.secho(f"Error: {exc}", fg="red", err=True)
         return exc.exit_code
+    from schedsync.engine.redact import redact  # a bug's message may quote a URL
+
     log = Path(tempfile.gettempdir()) / "schedsync-crash.log"
-    log.write_text("".join(traceback.format_exception(exc)))
+    log.write_text(redact("".join(traceback.format_exception(exc))))
     click.secho(
-        f"schedsync hit a bug ({type(exc).__name__}: {exc}). The traceback is in {log}; "
-        "please report it with that file.",
+        f"schedsync hit a bug ({type(exc).__name__}: {redact(str(exc))}). The traceback is "
+        f"in {log}; please report it with that file.",
         fg="red",
         err=True,
     )
