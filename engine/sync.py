@@ -201,9 +201,11 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]
     for change in pending:
         if change.renamed_from:
             state.rename_schedule(group.project, change.renamed_from, change.name)
-    # Identity rows first, in one transaction, so recording a batch is one upsert.
+    # A large apply makes the identity rows first, in one transaction, so recording a
+    # batch is one upsert; a small one (a server write) makes them as it records.
     ids = state.schedule_ids(
-        group.project, [c.name for c in pending if c.action is not Action.DELETE])
+        group.project, [c.name for c in pending if c.action is not Action.DELETE]
+    ) if len(pending) > _FIRST_BATCH else {}
     in_sync = [c for c in pending if not c.is_change]
     if in_sync:
         _record(ws, group, in_sync, ids)

@@ -289,3 +289,28 @@ def test_kill_9_during_apply_then_apply_converges(repo: Path) -> None:
         assert run(repo, "apply", "--auto-approve", "--prune").exit_code == 0
         assert len(jobs(repo)) == 2
         _many(repo, 500)
+
+
+def test_a_large_apply_lands_in_growing_batches_each_recorded(repo: Path) -> None:
+    _many(repo, 1500)  # 1000 then 502: identity rows made up front, two store commits
+    (repo / "schedules" / "acme" / "bulk.yaml").write_text(
+        (repo / "schedules" / "acme" / "bulk.yaml").read_text().replace(
+            "name: bulk.0007\n", "name: bulk.0007\n    enabled: false\n"))
+    applied = run(repo, "apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "1502 applied, 0 failed" in applied.output
+    live = jobs(repo)
+    assert len(live) == 1502
+    assert live["bulk.0007"]["next_run_time"] is None
+    assert live["bulk.1499"]["next_run_time"] is not None
+    assert changes(plan_json(repo)) == []
+    from schedsync.engine.state import StateStore
+
+    state = StateStore.open(".schedsync/state.db", repo)
+    try:
+        assert state.check_integrity() == []
+        bound = state.bindings("acme", "aps")
+        assert len(bound) == 1502
+        assert bound["bulk.1499"].base_spec is not None
+    finally:
+        state.close()
