@@ -54,6 +54,9 @@ class WriteResult:
     commit: str | None
     paths: tuple[str, ...]
     pushed: bool = False
+    # The push was rebased onto other commits: the checkout now holds more than this
+    # write (callers that keep the repository in memory must re-read it).
+    rebased: bool = False
 
 
 class _RootLock:
@@ -231,12 +234,13 @@ class RepoWriter:
                 changed, message, author_name=author_name, author_email=author_email
             )
             committed = commit is not None
-            pushed = False
+            pushed = rebased = False
             if committed and push and git.has_push_remote():
                 git.push()
                 pushed = True
-                commit = git.head()
-            return WriteResult(commit, tuple(changed), pushed)
+                made, commit = commit, git.head()
+                rebased = commit != made
+            return WriteResult(commit, tuple(changed), pushed, rebased)
         except BaseException:
             self._rollback(changed, before, created, previous, committed)
             raise

@@ -85,6 +85,8 @@ def commit_edit(
     )
     commit: str | None = result.commit
     ws.repo = after
+    if result.rebased:  # other commits came in under ours: read what is there now
+        ws.reload()
     ctx.seen_head = commit
     return commit
 

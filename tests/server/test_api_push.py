@@ -65,3 +65,25 @@ def test_a_rejected_push_is_409_and_leaves_the_checkout_clean(
     assert (api.root / EMAIL).read_text() == text
     assert git(api.root, "status", "--porcelain") == ""
     assert api.call("GET", f"{BASE}/{sid}").json()["trigger"]["hour"] == "9"
+
+
+def test_a_push_rebased_onto_other_changes_shows_them(
+    pushing: tuple[Api, Path], tmp_path: Path
+) -> None:
+    api, origin = pushing
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(origin), str(other)], check=True)
+    path = other / EMAIL
+    path.write_text(path.read_text().replace("every: 5", "every: 7"))  # email.ping
+    git(other, "commit", "-qam", "someone else slowed the ping")
+    git(other, "push", "-q")
+    sid = api.ids()["email.digest"]
+    response = api.call("PATCH", f"{BASE}/{sid}", json={"description": "ours"})
+    assert response.status_code == 200, response.text
+    assert git(origin, "rev-parse", "HEAD") == git(api.root, "rev-parse", "HEAD")
+    text = (api.root / EMAIL).read_text()
+    assert "every: 7" in text
+    assert "description: ours" in text
+    # The server shows the repository as it now is, the rebased-in change included.
+    ping = api.call("GET", f"{BASE}/{api.ids()['email.ping']}").json()
+    assert ping["trigger"]["every"] == 7
