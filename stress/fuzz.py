@@ -71,7 +71,9 @@ class _Tally:
         except Exception as exc:  # noqa: BLE001 - counting bugs is the point
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             key = f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno}"
-            self.failures.setdefault(key, f"{exc!s:.200} on {value!r:.200}")
+            lines = [line for line in str(exc).splitlines() if line.strip()] or [""]
+            # The first line says what ran, the last what broke (the traceback between).
+            self.failures.setdefault(key, f"{lines[0]:.200} -> {lines[-1]:.200}")
 
     def detail(self) -> str:
         return "; ".join(f"{k}: {v}" for k, v in list(self.failures.items())[:3])

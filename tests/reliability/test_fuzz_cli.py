@@ -170,3 +170,12 @@ def test_github_annotations_cannot_be_injected(tmp_path: Path) -> None:
     assert lines[-1].startswith("invalid: ")
     assert all(line.startswith("::error file=") for line in lines[:-1]), lines
     assert len(lines) == 6
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00",
+                                 "9999-12-31T00:00:00Z"])
+def test_diff_refuses_moments_at_the_edge_of_time(repo: Path, now: str) -> None:
+    # Found by `python -m stress fuzz`: fire times past year 9999 overflowed (exit 3).
+    result = invoke(["--repo", str(repo), "diff", "--base", "HEAD", "--now", now])
+    assert result.exit_code == 2
+    assert "is not between the years 1970 and 9000" in result.output

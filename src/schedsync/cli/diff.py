@@ -27,6 +27,10 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
                                  "2026-12-01T08:00:00Z") from None
     if moment.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no UTC offset: add 'Z' or '+01:00'")
+    # Fire times are computed for weeks, for rare crons years, after it: keep well clear
+    # of the years datetime can hold (1..9999).
+    if not 1970 <= moment.year <= 9000:
+        raise click.BadParameter(f"{value!r} is not between the years 1970 and 9000")
     return moment
 
 
