@@ -7,7 +7,8 @@ schedsync adds a third hash field, ``schedsync`` (the interval period as written
 RedBeat never reads.
 
 Updates keep ``meta`` and the score (the next run) unless the schedule itself changed;
-saving a fresh ``RedBeatSchedulerEntry`` would push the next run out instead.
+saving a fresh ``RedBeatSchedulerEntry`` would push the next run out instead. Each write
+batch is one MULTI/EXEC transaction.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ class RedBeatAdapter(cc.CeleryStoreAdapter):
         except redis.RedisError as exc:
             yield from (OpResult(op, ok=False, error=_unavailable(exc)) for op in ops)
             return
-        batch = _Batch(self.redis.pipeline(transaction=False), self._scores)
+        # One MULTI/EXEC per batch: Redis runs all of it or none of it, so an outage can
+        # never leave part of a batch applied while the whole batch is reported failed.
+        batch = _Batch(self.redis.pipeline(transaction=True), self._scores)
         queued: list[Operation] = []
         results: list[OpResult] = []
         for op in ops:
@@ -133,6 +136,8 @@ class RedBeatAdapter(cc.CeleryStoreAdapter):
                 queued.append(op)
         try:
             batch.execute(self.schedule_key)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            results.extend(OpResult(op, ok=False, error=_batch_lost(exc)) for op in queued)
         except redis.RedisError as exc:
             results.extend(OpResult(op, ok=False, error=_unavailable(exc)) for op in queued)
         else:
@@ -351,6 +356,12 @@ def _app_settings(config: CeleryBeatScheduler, repo_root: Path) -> dict[str, Any
 
 def _unavailable(exc: Exception) -> str:
     return f"Redis error: {type(exc).__name__}: {exc}"
+
+
+def _batch_lost(exc: Exception) -> str:
+    # Usually nothing landed; if Redis went away after running EXEC, all of it did.
+    return (f"{_unavailable(exc)} (the batch is one transaction: none of it or, if Redis "
+            "went away after running it, all of it landed; run plan once Redis is back)")
 
 
 def _safe_url(url: str | None) -> str:
