@@ -107,10 +107,15 @@ class ApiContext:
         future = self.executor.submit(fn, *args)
         return await asyncio.wrap_future(future)
 
-    def publish(self, repo: LoadedRepository) -> None:
-        """Writer thread: make a freshly loaded repository visible to readers."""
+    def publish(self, repo: LoadedRepository, *, records: bool = True) -> None:
+        """Writer thread: make a freshly loaded repository visible to readers.
+
+        ``records=False``: the write's own state records are put in the cache by the
+        handler (``catalog.fresh_record``), so the cached records of the project stay
+        (reloading 10k of them on the writer thread would hold up the next write)."""
         self.reader.repo = repo
-        self.records.expire()
+        if records:
+            self.records.expire()
         gc.freeze()
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:

@@ -124,7 +124,8 @@ def run_write(
             commit = commit_edit(ctx, writer, caller, slug, edit)
             record_state(ws, slug, edit)
             if ws.repo is not before:  # files changed (committed, or no git at all)
-                ctx.publish(ws.repo)
+                # A rename moved a record to another name: the cached ones must go.
+                ctx.publish(ws.repo, records=edit.renamed_from is not None)
     except ApiError as exc:
         audit(ws, caller, action, slug, target, f"refused: {exc.code}", details)
         raise
