@@ -84,6 +84,12 @@ class Change:
     def is_change(self) -> bool:
         return self.action is not Action.NOOP
 
+    @property
+    def is_cleanup(self) -> bool:
+        """A state record whose schedule is gone from the repository and the scheduler:
+        apply drops it; it is no change to any schedule."""
+        return self.record_base and self.desired is None and self.live is None
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
@@ -128,7 +134,8 @@ class Plan:
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
         for change in self.changes:
-            counts[change.action.value] += 1
+            if not change.is_cleanup:
+                counts[change.action.value] += 1
         return counts
 
 
@@ -181,6 +188,8 @@ def plan_scheduler(
         project, scheduler, live, base, claimed, fields, direction, prune
     )
     changes.extend(orphans)
+    if direction is Direction.REPO_TO_SCHEDULER:
+        changes.extend(_stale_records(project, scheduler, base, claimed, live_by_key))
     return SchedulerPlan(project, scheduler, direction, tuple(changes), tuple(skipped))
 
 
@@ -330,6 +339,30 @@ def _orphans(
                 reason="removed from the repository",
             ))
     return changes, skipped
+
+
+def _stale_records(
+    project: str,
+    scheduler: str,
+    base: Mapping[str, BaseRecord],
+    claimed: set[str],
+    live: Mapping[str, LiveEntry],
+) -> list[Change]:
+    """Base records whose schedule is in neither the repository nor the scheduler.
+
+    A ``--prune`` apply killed after its live deletes and before recording them leaves
+    such records; nothing else would ever drop them (no live entry to delete, no
+    schedule to create), so apply records their absence.
+    """
+    return [
+        Change(
+            project, scheduler, name, Action.NOOP, Origin.REPO, record.entry_key,
+            desired=None, live=None, base=record.spec, managed=record.managed,
+            record_base=True, reason="state cleanup: already gone from the scheduler",
+        )
+        for name, record in sorted(base.items())
+        if record.entry_key not in claimed and record.entry_key not in live
+    ]
 
 
 def field_changes(

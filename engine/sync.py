@@ -204,7 +204,7 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]
     # A large apply makes the identity rows first, in one transaction, so recording a
     # batch is one upsert; a small one (a server write) makes them as it records.
     ids = state.schedule_ids(
-        group.project, [c.name for c in pending if c.action is not Action.DELETE]
+        group.project, [c.name for c in pending if c.desired is not None]
     ) if len(pending) > _FIRST_BATCH else {}
     in_sync = [c for c in pending if not c.is_change]
     if in_sync:

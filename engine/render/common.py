@@ -99,8 +99,11 @@ def direction_note(direction: Direction) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
+    cleanups = sum(c.is_cleanup for c in plan.changes)
+    # Records of schedules already gone from both sides: apply drops them (state only).
+    cleanup = f" State cleanup: {cleanups} stale record(s) to drop." if cleanups else ""
     return (
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
         f"{counts['delete']} to delete, {counts['enable']} to enable, "
-        f"{counts['disable']} to disable; {counts['no-op']} in sync."
+        f"{counts['disable']} to disable; {counts['no-op']} in sync.{cleanup}"
     )

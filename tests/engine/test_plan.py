@@ -12,6 +12,7 @@ from schedsync.engine.plan import (
     BaseRecord,
     Direction,
     Origin,
+    Plan,
     SchedulerPlan,
     plan_scheduler,
 )
@@ -181,3 +182,29 @@ def test_scheduler_to_repo_deletes_repo_only_entries_from_the_repo() -> None:
     change = only(plan([s], [], {"email.digest": managed(s)},
                        direction=Direction.SCHEDULER_TO_REPO))
     assert change.action is Action.DELETE
+
+
+def test_a_record_gone_from_repo_and_scheduler_is_dropped_as_state_cleanup() -> None:
+    # A `--prune` apply killed after its live delete and before recording it.
+    gone, kept = spec("email.gone"), spec()
+    p = plan([kept], [LiveEntry("email.digest", kept)],
+             {"email.gone": managed(gone), "email.digest": managed(kept)})
+    cleanup = next(c for c in p.changes if c.name == "email.gone")
+    assert (cleanup.action, cleanup.desired, cleanup.live) == (Action.NOOP, None, None)
+    assert cleanup.record_base
+    assert cleanup.is_cleanup
+    assert cleanup in p.pending
+    # It is not a schedule "in sync": the summary counts only the real one.
+    assert Plan((p,)).summary()["no-op"] == 1
+    assert not Plan((p,)).has_changes
+
+
+def test_records_still_backed_by_a_live_entry_or_a_rename_are_not_cleanup() -> None:
+    old, new = spec("email.digest"), spec("email.daily-digest")
+    renamed = plan([new], [LiveEntry("email.digest", old)], {"email.digest": managed(old)},
+                   renamed_from={"email.daily-digest": "email.digest"})
+    assert not any(c.is_cleanup for c in renamed.changes)
+    removed = plan([], [LiveEntry("email.digest", old)], {"email.digest": managed(old)})
+    assert removed.changes == ()
+    recreated = plan([old], [], {"email.digest": managed(old)})
+    assert only(recreated).action is Action.CREATE

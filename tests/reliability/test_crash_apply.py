@@ -38,8 +38,6 @@ def test_kill_9_mid_apply_then_apply_converges(kind: str, tmp_path: Path) -> Non
 
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: bindings of entries deleted by a killed "
-                   "`apply --prune` stay in the state; the next apply sees nothing to do")
 def test_a_prune_killed_before_it_records_leaves_no_stale_bindings(tmp_path: Path) -> None:
     # 20 applied, then 2 deleted + 2 created + 18 updated; killed after the live write.
     wanted, raw, bound = crash.prune_before_record_trial(tmp_path / "repo", "apscheduler",
