@@ -255,14 +255,17 @@ def _record(
     ws.state.record_applied_many(group.project, group.scheduler, items, ids=ids)
 
 
+_OP_KINDS = {
+    Action.CREATE: OpKind.CREATE,
+    Action.UPDATE: OpKind.UPDATE,
+    Action.DELETE: OpKind.DELETE,
+    Action.ENABLE: OpKind.ENABLE,
+    Action.DISABLE: OpKind.DISABLE,
+}
+
+
 def _operation(change: Change) -> Operation:
-    kind = {
-        Action.CREATE: OpKind.CREATE,
-        Action.UPDATE: OpKind.UPDATE,
-        Action.DELETE: OpKind.DELETE,
-        Action.ENABLE: OpKind.ENABLE,
-        Action.DISABLE: OpKind.DISABLE,
-    }[change.action]
+    kind = _OP_KINDS[change.action]
     return Operation(kind, change.entry_key, None if kind is OpKind.DELETE else change.desired)
 
 

@@ -19,6 +19,7 @@ import functools
 import importlib
 import io
 import pickle
+import threading
 import zoneinfo
 from typing import Any
 
@@ -169,53 +170,48 @@ TZ_TYPES: tuple[type, ...] = (zoneinfo.ZoneInfo, _dt.timezone)
 # look-up per class), a next run time ~8 us, and the jobs of a batch share a few hundred
 # (trigger, next run time) pairs. A job's pickle is therefore assembled from the part
 # holding that pair, pickled once per pair of objects, and the job's own fields,
-# pickled with the memo the shared part left, so references into it (its time zone,
-# key strings) stay valid. The result is an ordinary pickle that ``pickle.loads``
-# restores to an equal dict; only the key order differs (the shared keys come first).
+# pickled in the pickler's "fast" mode: without a memo, so those bytes hold no memo
+# slot numbers and fit after any shared part (a value that occurs twice, such as the
+# job id that is also its name, is written twice). The result is an ordinary pickle
+# that ``pickle.loads`` restores to an equal dict; only the key order differs (the
+# shared keys come first).
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 _SHARED = frozenset({"trigger", "next_run_time"})
 _HEAD = pickle.PROTO + bytes([PROTOCOL]) + pickle.FRAME
 _FRAME_HEAD = 11  # PROTO n, FRAME + 8-byte length
-_LIST_HEAD = pickle.EMPTY_LIST + pickle.MEMOIZE + pickle.MARK
-_MAX_PARTS = 2048  # each holds a pickler (~4 KB)
+_MEMO_LIST = pickle.EMPTY_LIST + pickle.MEMOIZE + pickle.MARK
+_FAST_LIST = pickle.EMPTY_LIST + pickle.MARK
+_DICT_HEAD = pickle.EMPTY_DICT + pickle.MEMOIZE + pickle.MARK
+_TAIL = pickle.SETITEMS + pickle.STOP
+_MAX_PARTS = 2048
 
 
 class _SharedPart:
-    __slots__ = ("items", "memo", "values")
+    __slots__ = ("items", "values")
 
-    def __init__(self, values: tuple[Any, ...], items: bytes, memo: Any) -> None:
+    def __init__(self, values: tuple[Any, ...], items: bytes) -> None:
         self.values = values  # kept alive: the cache is keyed by their ids
         self.items = items
-        # The pickler's memo proxy: assigning it copies the memo table in C (a dict
-        # would be rebuilt entry by entry).
-        self.memo = memo
 
 
 _PARTS: dict[tuple[int, ...], _SharedPart] = {}
 
 
-def _list_items(data: bytes) -> bytes | None:
+def _list_items(data: bytes, head: bytes) -> bytes | None:
     """The opcodes between ``MARK`` and ``APPENDS`` of a pickled list of 2 to 1000
-    items in one frame, or None when the pickle has another shape."""
+    items in one frame (``head``: how the list opens), or None for another shape."""
+    start = _FRAME_HEAD + len(head)
     framed = (
-        len(data) > _FRAME_HEAD + len(_LIST_HEAD) + 2
+        len(data) > start + 2
         and data[2:3] == pickle.FRAME
         and int.from_bytes(data[3:_FRAME_HEAD], "little") == len(data) - _FRAME_HEAD
     )
-    if not framed or data[_FRAME_HEAD : _FRAME_HEAD + 3] != _LIST_HEAD:
+    if not framed or data[_FRAME_HEAD:start] != head:
         return None
     if data[-2:] != pickle.APPENDS + pickle.STOP:
         return None
-    return data[_FRAME_HEAD + 3 : -2]
-
-
-def _pickler(memo: Any = None) -> tuple[pickle.Pickler, io.BytesIO]:
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, PROTOCOL)
-    if memo is not None:
-        pickler.memo = memo
-    return pickler, buffer
+    return data[start:-2]
 
 
 def _shared_part(trigger: Any, next_run_time: Any) -> _SharedPart | None:
@@ -223,15 +219,60 @@ def _shared_part(trigger: Any, next_run_time: Any) -> _SharedPart | None:
     part = _PARTS.get(key)
     if part is not None and part.values[0] is trigger and part.values[1] is next_run_time:
         return part
-    pickler, buffer = _pickler()
-    pickler.dump(["trigger", trigger, "next_run_time", next_run_time])
-    items = _list_items(buffer.getvalue())
+    # The list takes memo slot 0, as the job's dict will: the items' references into
+    # the memo (a time zone used twice) stay right.
+    items = _list_items(
+        pickle.dumps(["trigger", trigger, "next_run_time", next_run_time], PROTOCOL),
+        _MEMO_LIST,
+    )
     if items is None:
         return None
     if len(_PARTS) >= _MAX_PARTS:
         _PARTS.clear()
-    part = _PARTS[key] = _SharedPart((trigger, next_run_time), items, pickler.memo)
+    part = _PARTS[key] = _SharedPart((trigger, next_run_time), items)
     return part
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _plain_tree(values: list[Any]) -> bool:
+    """Whether ``values`` are plain data in which no list, tuple or dict occurs twice:
+    then a pickle without a memo restores them exactly (otherwise it would restore
+    two copies where the state has one object, and write it twice)."""
+    seen: set[int] = set()
+    stack = [value for value in values if type(value) not in _SCALARS]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if kind not in (list, tuple, dict) or id(value) in seen:
+            return False
+        seen.add(id(value))
+        stack.extend(value)
+        if kind is dict:
+            stack.extend(value.values())
+    return True
+
+
+_LOCAL = threading.local()
+
+
+def _fast_dumps(value: Any) -> bytes:
+    """``pickle.dumps`` without a memo, by a pickler each thread reuses (making one
+    costs as much as pickling a job's own fields)."""
+    made = getattr(_LOCAL, "fast", None)
+    if made is None:
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, PROTOCOL)
+        pickler.fast = True  # no memo: see above (``_plain_tree``: acyclic, nothing shared)
+        made = _LOCAL.fast = (pickler, buffer)
+    pickler, buffer = made
+    buffer.seek(0)
+    buffer.truncate()
+    pickler.dump(value)
+    return buffer.getvalue()
 
 
 def dumps_job_state(state: dict[str, Any]) -> bytes:
@@ -240,17 +281,12 @@ def dumps_job_state(state: dict[str, Any]) -> bytes:
         return pickle.dumps(state, PROTOCOL)
     part = _shared_part(state["trigger"], state["next_run_time"])
     rest = [x for item in state.items() if item[0] not in _SHARED for x in item]
-    if part is None or not 2 <= len(rest) <= 1000:
+    if part is None or not 2 <= len(rest) <= 1000 or not _plain_tree(rest):
         return pickle.dumps(state, PROTOCOL)
-    pickler, buffer = _pickler(part.memo)
-    pickler.dump(rest)
-    items = _list_items(buffer.getvalue())
+    items = _list_items(_fast_dumps(rest), _FAST_LIST)
     if items is None:
         return pickle.dumps(state, PROTOCOL)
-    # The dict takes memo slot 0 (the list's in the shared part); the MEMOIZE that took
-    # the rest list's slot stores the last shared value there instead: nothing reads it.
-    size = len(part.items) + len(items) + 6  # and the six one-byte opcodes
-    return b"".join((
-        _HEAD, size.to_bytes(8, "little"), pickle.EMPTY_DICT, pickle.MEMOIZE, pickle.MARK,
-        part.items, pickle.MEMOIZE, items, pickle.SETITEMS, pickle.STOP,
-    ))
+    size = len(_DICT_HEAD) + len(part.items) + len(items) + len(_TAIL)
+    return b"".join(
+        (_HEAD, size.to_bytes(8, "little"), _DICT_HEAD, part.items, items, _TAIL)
+    )

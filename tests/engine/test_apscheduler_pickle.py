@@ -153,3 +153,18 @@ def test_crons_read_one_after_another_keep_their_own_fields() -> None:
         job = read_job("l", pickle.dumps(_state(CronTrigger(day="last", timezone=UTC))), 1.0)
         assert job.problem is not None
         assert "'last'" in job.problem
+
+
+def test_own_fields_pickled_without_a_memo_restore_exactly() -> None:
+    # The job's own fields are pickled without a memo unless an object occurs twice:
+    # deep nesting, and a list shared by args and kwargs, still restore as plain pickles.
+    cron = CronTrigger(minute="0", hour="3", timezone=ZoneInfo("Europe/Berlin"))
+    deep: Any = "leaf"
+    for _ in range(120):
+        deep = [deep, {"n": 1}]
+    shared = ["s"]
+    for state in (_state(cron, args=(deep,)), _state(cron, args=(shared,), kwargs={"k": shared})):
+        blob = dumps_job_state(state)
+        assert _restored(blob, pickle.loads) == _restored(pickle.dumps(state), pickle.loads)
+    again = pickle.loads(dumps_job_state(_state(cron, args=(shared,), kwargs={"k": shared})))
+    assert again["args"][0] is again["kwargs"]["k"]
