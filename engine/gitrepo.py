@@ -17,7 +17,7 @@ from pathlib import Path
 
 from schedsync.engine.errors import FatalError
 
-__all__ = ["GitError", "GitRepo", "PushRejected", "UnknownRef"]
+__all__ = ["GitError", "GitLocked", "GitRepo", "PushRejected", "UnknownRef"]
 
 DEFAULT_PREFIXES: tuple[str, ...] = ("schedsync.yaml", "schedules/")
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -38,6 +38,10 @@ class UnknownRef(GitError):
 
 class PushRejected(GitError):
     """The remote kept refusing our commit; the checkout was left clean."""
+
+
+class GitLocked(GitError):
+    """Another git process holds ``index.lock`` (the API answers 409 conflict)."""
 
 
 class GitRepo:
@@ -98,9 +102,56 @@ class GitRepo:
                 break
             time.sleep(0.05)
         if check and result.returncode != 0:
-            detail = _text(result.stderr) or _text(result.stdout)
-            raise GitError(f"git {args[0]} failed in {self.top}: {detail}")
+            raise self._failure(args[0], result)
         return result
+
+    def _failure(self, command: str, result: subprocess.CompletedProcess[bytes]) -> GitError:
+        if b"index.lock" in result.stderr:
+            return GitLocked(self.locked_message())
+        detail = _text(result.stderr) or _text(result.stdout)
+        return GitError(f"git {command} failed in {self.top}: {detail}")
+
+    @property
+    def index_lock(self) -> Path:
+        return self.git_dir / "index.lock"
+
+    def locked_message(self) -> str:
+        try:
+            shown = self.index_lock.relative_to(self.top).as_posix()
+        except ValueError:
+            shown = "index.lock in the git directory"
+        return (
+            f"the schedule repository is busy: another git command holds {shown} "
+            f"(waited {_INDEX_LOCK_WAIT:.0f} s). Retry in a moment; if no git command "
+            f"is running in that checkout, a crashed one left the lock: delete {shown}"
+        )
+
+    def git_running_here(self) -> bool:
+        """Whether a git process of ours works in this checkout (Linux /proc; other
+        systems answer False). Used before removing an index.lock left by a crash."""
+        top = str(self.top)
+        me = os.getpid()
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return False
+        for entry in entries:
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() != "git":
+                    continue
+                args = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+            except OSError:  # gone, or another user's process
+                continue
+            # Long-lived readers (GitPython keeps `git cat-file --batch` open) never
+            # lock the index.
+            if b"cat-file" in args:
+                continue
+            if cwd == top or cwd.startswith(top + "/"):
+                return True
+        return False
 
     def _full(self, path: str) -> str:
         return self.prefix + path
@@ -209,10 +260,9 @@ class GitRepo:
                 return None
             result = self._commit(full, message, author)
         if result.returncode != 0:
-            if self._unchanged(full):
+            if b"index.lock" not in result.stderr and self._unchanged(full):
                 return None
-            detail = _text(result.stderr) or _text(result.stdout)
-            raise GitError(f"git commit failed in {self.top}: {detail}")
+            raise self._failure("commit", result)
         return self.head()
 
     def _commit(

@@ -6,12 +6,18 @@ on ``<root>/.schedsync/write.lock``, so that concurrent writers in one process o
 never interleave a read-modify-write and never lose an update. A caller that reads a
 file to compute its edit must hold the lock around the read and the write (or use
 ``RepoWriter.update``, which does).
+
+A write is journaled (``engine/write_journal.py``) before it touches a file. Whoever
+next takes the lock (or opens the workspace) and finds the journal of a writer that
+died finishes it: a write that had committed is kept, any other is undone, and an
+``index.lock`` its killed ``git`` left behind is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import tempfile
@@ -21,8 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from schedsync.engine import write_journal
 from schedsync.engine.errors import FatalError, LockHeld
-from schedsync.engine.gitrepo import GitRepo
+from schedsync.engine.gitrepo import GitLocked, GitRepo
 from schedsync.schemas.schedule import NAME_PATTERN
 
 __all__ = ["FileEdit", "RepoWriter", "UnsafePath", "WriteResult"]
@@ -33,6 +40,10 @@ _NAME = re.compile(NAME_PATTERN)
 _SUFFIXES = (".yaml", ".yml")
 _FILE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@:+-]*")
 _LOCK_TIMEOUT = 120.0
+# Filesystem and wall clocks disagree by up to a timestamp granule: an index.lock made
+# this long before the journal still counts as made during its write.
+_CLOCK_SLACK = 2.0
+_log = logging.getLogger("schedsync.repo_writer")
 
 
 class UnsafePath(FatalError):
@@ -150,9 +161,30 @@ class RepoWriter:
         self._lock = _root_lock(self.root)
         self._timeout = lock_timeout
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        """Serialise writers across threads and processes (reentrant in one thread)."""
-        return self._lock.hold(self._timeout)
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise writers across threads and processes (reentrant in one thread).
+
+        Taking it at the outermost level first finishes a write that a killed writer
+        left half-done (one ``stat`` when there is none)."""
+        with self._lock.hold(self._timeout):
+            if self._lock.depth == 1:
+                self.recover()
+            yield
+
+    def recover_if_idle(self) -> None:
+        """Recover a dead writer's journal now, unless a writer is busy (then it will)."""
+        if not write_journal.exists(self.root):
+            return
+        try:
+            with self._lock.hold(0):
+                if self._lock.depth == 1:
+                    self.recover()
+        except LockHeld:
+            pass  # a live writer holds the lock (or owns the journal): it finishes it
+        except (FatalError, OSError) as exc:
+            # Reading may go on; the next write retries the recovery and reports it.
+            _log.warning("could not recover an interrupted write in %s: %s", self.root, exc)
 
     def read_text(self, path: str) -> str | None:
         """The current text of ``path`` (None when absent); hold ``lock()`` to edit it."""
@@ -224,6 +256,7 @@ class RepoWriter:
         previous = git.head() if git is not None else None
         created: list[Path] = []
         committed = False
+        self._journal(changed, targets, before, previous)
         try:
             for path in changed:
                 text = targets[path]
@@ -240,10 +273,124 @@ class RepoWriter:
                 pushed = True
                 made, commit = commit, git.head()
                 rebased = commit != made
+            write_journal.remove(self.root)
             return WriteResult(commit, tuple(changed), pushed, rebased)
         except BaseException:
             self._rollback(changed, before, created, previous, committed)
+            write_journal.remove(self.root)  # kept when the rollback fails: recovered later
             raise
+
+    def _journal(
+        self,
+        changed: list[str],
+        targets: dict[str, str | None],
+        before: dict[str, bytes | None],
+        previous: str | None,
+    ) -> None:
+        files = tuple(
+            write_journal.JournalFile(
+                path,
+                before[path],
+                write_journal.digest(None if targets[path] is None
+                                     else str(targets[path]).encode("utf-8")),
+            )
+            for path in changed
+        )
+        folders: list[str] = []
+        for path in changed:
+            for parent in reversed(PurePosixPath(path).parents):
+                name = parent.as_posix()
+                if name != "." and name not in folders and not (self.root / name).exists():
+                    folders.append(name)
+        journal = write_journal.Journal(
+            write_journal.this_process(), write_journal.now(), previous, files, tuple(folders)
+        )
+        write_journal.write(self.root, journal)
+
+    # -- recovery ----------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Finish a write whose writer died; hold ``lock()`` (it does this itself).
+
+        Committed (HEAD moved past the journal's HEAD and holds the new bytes): keep it.
+        Otherwise put back the old bytes of the journal's files, remove the folders it
+        created and reset those paths in the index. Nothing else is touched: other
+        uncommitted work in the checkout stays. A live owner is left alone (LockHeld)."""
+        try:
+            journal = write_journal.read(self.root)
+        except ValueError as exc:
+            aside = self.root / (write_journal.JOURNAL + ".unreadable")
+            os.replace(self.root / write_journal.JOURNAL, aside)
+            _log.warning("%s; moved it to %s, check the schedule files by hand", exc, aside)
+            return
+        if journal is None:
+            return
+        owner = journal.owner
+        if write_journal.owner_alive(journal):
+            raise LockHeld(
+                f"process {owner.pid} on {owner.host} is in the middle of a write to "
+                f"{', '.join(journal.paths)} ({self.root / write_journal.JOURNAL}); "
+                "retry when it has finished"
+            )
+        paths = [self._rel(path) for path in journal.paths]
+        self._clear_index_lock(journal)
+        committed = self._committed(journal)
+        if not committed:
+            for item in journal.files:
+                self._put(item.path, item.old, [])
+            for folder in reversed(journal.folders):
+                with contextlib.suppress(OSError):
+                    (self.root / self._rel(folder)).rmdir()
+        self._remove_temp_files(paths)
+        if self.git is not None:
+            self.git.unstage(paths)  # the index may hold the change, staged or half-made
+        write_journal.remove(self.root)
+        _log.warning(
+            "recovered a write interrupted in process %s on %s (started %s): %s %s",
+            owner.pid, owner.host,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(journal.created)),
+            "it had committed; kept" if committed else "not committed; restored",
+            ", ".join(paths),
+        )
+
+    def _committed(self, journal: write_journal.Journal) -> bool:
+        git = self.git
+        head = git.head() if git is not None else None
+        if git is None or head is None or head == journal.head:
+            return False
+        at_head = git.files_at("HEAD", tuple(journal.paths))
+        return all(
+            write_journal.digest(at_head.get(item.path)) == item.new_sha256
+            for item in journal.files
+        )
+
+    def _clear_index_lock(self, journal: write_journal.Journal) -> None:
+        """Remove the index.lock of a git command killed with the journal's writer."""
+        git = self.git
+        if git is None:
+            return
+        try:
+            made = git.index_lock.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if made < journal.created - _CLOCK_SLACK:
+            return  # there before the write began: not ours (a later git call says so)
+        if git.git_running_here():
+            raise GitLocked(git.locked_message())
+        with contextlib.suppress(FileNotFoundError):
+            git.index_lock.unlink()
+        _log.warning("removed %s left by a git command killed during a write", git.index_lock)
+
+    def _remove_temp_files(self, paths: list[str]) -> None:
+        """The temp files of ``_put`` that a kill left next to the journal's files."""
+        for path in paths:
+            target = self._abs(path)
+            start = f".{target.name}."
+            with contextlib.suppress(OSError):  # the folder may be gone
+                for leftover in target.parent.iterdir():
+                    if leftover.name.startswith(start) and leftover.name.endswith(".tmp"):
+                        with contextlib.suppress(OSError):
+                            leftover.unlink()
 
     def _rollback(
         self,

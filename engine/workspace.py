@@ -33,6 +33,7 @@ class Workspace:
     @classmethod
     def open(cls, root: Path | None = None, *, allow_invalid: bool = False) -> Workspace:
         repo_root = find_repo_root(root)
+        _recover_interrupted_write(repo_root)
         repo = load_repository(repo_root)
         if repo.diagnostics.has_errors and not allow_invalid:
             raise ValidationFailed(_errors_summary(repo))
@@ -110,6 +111,17 @@ class Workspace:
         if self._state is not None:
             self._state.close()
             self._state = None
+
+
+def _recover_interrupted_write(root: Path) -> None:
+    """A write killed half-way may have left its YAML edit in the worktree: undo it
+    before anyone reads (and serves or applies) it. One ``stat`` when there is none."""
+    from schedsync.engine import write_journal
+
+    if write_journal.exists(root):
+        from schedsync.engine.repo_writer import RepoWriter
+
+        RepoWriter(root).recover_if_idle()
 
 
 def _errors_summary(repo: LoadedRepository) -> str:

@@ -55,7 +55,7 @@ _ENGINE_CODES: tuple[tuple[type[engine_errors.FatalError], str], ...] = (
     (engine_errors.ConfigError, "validation_error"),
 )
 # Defined by modules written in parallel; matched by name so this module needs none.
-_CONFLICT_NAMES = frozenset({"PushRejected", "GitConflict", "WriteConflict"})
+_CONFLICT_NAMES = frozenset({"PushRejected", "GitConflict", "WriteConflict", "GitLocked"})
 
 
 def from_engine(exc: engine_errors.FatalError) -> ApiError:

@@ -643,7 +643,7 @@ def write_until_killed(server: ServerProcess, token: str, delay: float, writers:
 
 # (what disagrees, how): categories let a test tell a known bug from a new one.
 Disagreement = tuple[str, str]
-# Categories of the two known bugs (docs/reliability.md, "Crash safety").
+# Categories of two bugs fixed by the write journal (docs/reliability.md, "Crash safety").
 INDEX_LOCK = "git index.lock"
 DIRTY = "uncommitted write"
 
@@ -718,12 +718,14 @@ def check_restarted(root: Path, log: Path, token: str, writes: Writes) -> list[D
     import httpx
 
     problems = []
-    wanted = head_names(root)
-    missing = writes.created - wanted
-    if missing:
-        problems.append(("lost write", f"acknowledged creates missing: {sorted(missing)[:5]}"))
-    server = ServerProcess(root, log)
+    server = ServerProcess(root, log)  # it finishes or undoes a write it was killed in
     try:
+        problems += check_worktree(root)
+        wanted = head_names(root)
+        missing = writes.created - wanted
+        if missing:
+            problems.append(("lost write",
+                             f"acknowledged creates missing: {sorted(missing)[:5]}"))
         headers = {"Authorization": f"Bearer {token}"}
         listed = httpx.get(server.url + API + "?limit=500", headers=headers, timeout=60)
         api_names = {item["name"] for item in listed.json()["items"]}
@@ -761,9 +763,7 @@ def check_live_and_state(root: Path, cli: Cli) -> list[Disagreement]:
 
 def check_after_kill(root: Path, base: str, log: Path, token: str, writes: Writes,
                      cli: Cli) -> tuple[int, list[Disagreement]]:
-    problems = check_worktree(root)
-    commits, history = check_history(root, base)
-    problems += history
+    commits, problems = check_history(root, base)
     problems += [("http 5xx", e) for e in writes.errors[:3]]
     problems += check_restarted(root, log, token, writes)
     problems += check_live_and_state(root, cli)

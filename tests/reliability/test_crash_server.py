@@ -2,10 +2,9 @@
 API writes; after a restart the YAML, git, the state file, the API and the live store
 must agree, and writes must work again.
 
-Two known bugs (docs/reliability.md, "Crash safety") are pinned by strict xfail tests:
-a kill during `git commit` leaves `.git/index.lock` behind (every later write fails)
-and leaves the uncommitted YAML edit in the worktree (served as if it were committed).
-When they are fixed, those tests XPASS and fail: remove the marks then.
+A kill during `git commit` used to leave `.git/index.lock` behind (every later write
+failed) and the uncommitted YAML edit in the worktree (served as if it were committed);
+the write journal (engine/write_journal.py) makes the restart undo both.
 The long run is `python -m stress crash`.
 """
 
@@ -19,7 +18,6 @@ import pytest
 from crash_support import cli_in_process, crash, kill_server_mid_commit
 
 pytestmark = pytest.mark.slow
-KNOWN = {crash.INDEX_LOCK, crash.DIRTY}
 
 
 @dataclass
@@ -31,7 +29,7 @@ class Killed:
     writes: crash.Writes
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def mid_commit(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     """A server killed while `git commit` of its one write runs (a hook holds it)."""
     work = tmp_path_factory.mktemp("mid-commit")
@@ -50,8 +48,6 @@ def test_after_a_kill_mid_commit_history_state_and_live_store_agree(mid_commit: 
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a kill during git commit leaves "
-                   ".git/index.lock, and every later API write fails (400)")
 def test_writes_work_again_after_a_kill_mid_commit(mid_commit: Killed) -> None:
     problems = crash.check_restarted(mid_commit.root, mid_commit.log, mid_commit.token,
                                      mid_commit.writes)
@@ -59,12 +55,10 @@ def test_writes_work_again_after_a_kill_mid_commit(mid_commit: Killed) -> None:
     assert not (mid_commit.root / ".git" / "index.lock").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the YAML edit of a write killed before "
-                   "its commit stays in the worktree after a restart")
 def test_an_interrupted_write_leaves_no_uncommitted_yaml(mid_commit: Killed) -> None:
-    lock = mid_commit.root / ".git" / "index.lock"
-    lock.unlink(missing_ok=True)  # the other bug, out of the way
-    server = crash.ServerProcess(mid_commit.root, mid_commit.log)  # a restart may recover
+    left = {category for category, _ in crash.check_worktree(mid_commit.root)}
+    assert left == {crash.INDEX_LOCK, crash.DIRTY}  # what the kill left for the restart
+    server = crash.ServerProcess(mid_commit.root, mid_commit.log)  # the restart recovers
     server.stop()
     assert crash.check_worktree(mid_commit.root) == []
 
@@ -73,7 +67,4 @@ def test_random_kill_during_a_stream_of_writes(tmp_path: Path) -> None:
     trial = crash.server_trial(tmp_path, random.Random(3), cli=cli_in_process)
     assert trial.in_flight_at_kill > 0, trial
     assert trial.commits > 0, trial
-    unknown = [(c, m) for c, m in trial.disagreements
-               if c not in KNOWN and not (c == "write after restart"
-                                          and crash.INDEX_LOCK in trial.categories())]
-    assert unknown == [], trial
+    assert trial.disagreements == [], trial
