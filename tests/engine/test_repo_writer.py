@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from schedsync.engine.errors import FatalError
-from schedsync.engine.gitrepo import GitError, PushRejected
+from schedsync.engine import gitrepo, write_journal
+from schedsync.engine.errors import FatalError, LockHeld
+from schedsync.engine.gitrepo import GitError, GitLocked, GitRepo, PushRejected
 from schedsync.engine.repo_writer import FileEdit, RepoWriter, UnsafePath
 from schedsync.engine.yamledit import add_schedule, find_schedule_names, update_schedule
+from schedsync.server.errors import from_engine
 
 AUTHOR = {"author_name": "Grace Hopper", "author_email": "grace@example.com"}
 FILE = "schedules/acme/email.yaml"
@@ -93,6 +97,7 @@ def test_one_field_patch_is_a_one_line_commit(repo: Path) -> None:
         "Grace Hopper <grace@example.com>|schedules: update email.daily-digest (trigger)"
     )
     assert git(repo, "status", "--porcelain") == ""
+    assert not (repo / write_journal.JOURNAL).exists()
 
 
 def test_no_op_write_makes_no_commit(repo: Path) -> None:
@@ -135,6 +140,7 @@ def test_failed_commit_restores_every_file(repo: Path) -> None:
     assert not (repo / "schedules/new").exists()
     assert git(repo, "status", "--porcelain") == ""
     assert commits(repo) == 1
+    assert not (repo / write_journal.JOURNAL).exists()  # rolled back: nothing to recover
 
 
 def test_failure_half_way_through_files_restores_the_first(repo: Path) -> None:
@@ -339,3 +345,139 @@ def test_path_tricks_are_rejected(
     writer = RepoWriter(repo)
     with pytest.raises(UnsafePath, match=message):
         writer.safe_schedule_path(project, file, name)
+
+
+# ------------------------------------------------------------ kill -9 and the write journal
+
+NEW = "schedules/acme/billing/monthly.yaml"
+EDITED = SEED.replace('hour: "9"', 'hour: "10"')
+
+
+def user_work(repo: Path) -> None:
+    """A user's own uncommitted work elsewhere in the checkout: recovery must keep it."""
+    (repo / "notes.txt").write_text("v1\n")
+    git(repo, "add", "notes.txt")
+    git(repo, "commit", "-qm", "notes")
+    (repo / "notes.txt").write_text("v2, staged\n")
+    git(repo, "add", "notes.txt")
+    (repo / "schedsync.yaml").write_text("version: 1\n# edited, not staged\n")
+
+
+def assert_user_work_kept(repo: Path) -> None:
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").splitlines() == [
+        "M  notes.txt",
+        " M schedsync.yaml",
+    ]
+    assert (repo / "schedsync.yaml").read_text() == "version: 1\n# edited, not staged\n"
+
+
+def die_during_write(repo: Path, install_kill: Callable[[], None]) -> None:
+    """Fork a writer that SIGKILLs itself where ``install_kill`` says: nothing of the
+    writer's own cleanup runs, exactly as with ``kill -9``."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            install_kill()
+            RepoWriter(repo).write(
+                [FileEdit(FILE, EDITED), FileEdit(NEW, add_schedule("", entry("billing.m")))],
+                "killed write",
+                **AUTHOR,
+            )
+        finally:
+            os._exit(3)  # not reached when the kill lands
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    assert os.WTERMSIG(status) == signal.SIGKILL
+
+
+def kill_self(*_: object, **__: object) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_killed_before_touching_files_leaves_nothing_after_recovery(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user_work(repo)
+    die_during_write(repo, lambda: setattr(RepoWriter, "_put", kill_self))
+    assert (repo / write_journal.JOURNAL).exists()
+    RepoWriter(repo).recover_if_idle()
+    assert not (repo / write_journal.JOURNAL).exists()
+    assert (repo / FILE).read_text() == SEED
+    assert not (repo / "schedules/acme/billing").exists()
+    assert_user_work_kept(repo)
+    assert "not committed; restored" in caplog.text
+
+
+def test_killed_mid_commit_restores_files_index_and_removes_the_lock(repo: Path) -> None:
+    user_work(repo)
+
+    def stage_then_die(self: GitRepo, paths: list[str], *_: object, **__: object) -> None:
+        # As `git commit` does: the change is in the index and index.lock is held.
+        git(repo, "add", "--", *paths)
+        (repo / ".git/index.lock").write_bytes(b"half-written index")
+        kill_self()
+
+    die_during_write(repo, lambda: setattr(GitRepo, "commit_paths", stage_then_die))
+    assert (repo / NEW).exists()
+    assert (repo / ".git/index.lock").exists()
+    result = RepoWriter(repo).write([FileEdit(FILE, EDITED)], "next write", **AUTHOR)
+    assert not (repo / ".git/index.lock").exists()
+    assert not (repo / "schedules/acme/billing").exists()  # the new folder went too
+    assert git(repo, "show", "--name-only", "--format=%s", result.commit or "") == (
+        f"next write\n\n{FILE}"
+    )
+    assert not (repo / write_journal.JOURNAL).exists()
+    assert_user_work_kept(repo)
+
+
+def test_killed_after_commit_before_cleanup_keeps_the_commit(repo: Path) -> None:
+    user_work(repo)
+    before = commits(repo)
+    die_during_write(repo, lambda: setattr(write_journal, "remove", kill_self))
+    assert (repo / write_journal.JOURNAL).exists()
+    assert commits(repo) == before + 1
+    RepoWriter(repo).recover_if_idle()
+    assert commits(repo) == before + 1
+    assert git(repo, "log", "-1", "--format=%s") == "killed write"
+    assert (repo / FILE).read_text() == EDITED
+    assert find_schedule_names((repo / NEW).read_text()) == ["billing.m"]
+    assert not (repo / write_journal.JOURNAL).exists()
+    assert_user_work_kept(repo)
+
+
+def test_a_journal_of_a_live_writer_is_left_alone(repo: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        owner = write_journal.this_process()
+        owner = write_journal.Owner(owner.host, owner.boot, sleeper.pid,
+                                    write_journal._start_time(sleeper.pid))
+        (repo / FILE).write_text(EDITED)
+        journal = write_journal.Journal(
+            owner, write_journal.now(), git(repo, "rev-parse", "HEAD"),
+            (write_journal.JournalFile(FILE, SEED.encode(), write_journal.digest(b"x")),), ())
+        (repo / ".schedsync").mkdir(exist_ok=True)
+        write_journal.write(repo, journal)
+        RepoWriter(repo).recover_if_idle()  # reading goes on; nothing is undone
+        assert (repo / FILE).read_text() == EDITED
+        with pytest.raises(LockHeld, match=f"process {sleeper.pid}"):
+            RepoWriter(repo).write([FileEdit(NEW, "schedules: []\n")], "m", **AUTHOR)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    RepoWriter(repo).recover_if_idle()  # its owner has ended now
+    assert (repo / FILE).read_text() == SEED
+
+
+def test_an_index_lock_held_by_someone_else_is_a_conflict(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitrepo, "_INDEX_LOCK_WAIT", 0.2)
+    (repo / ".git/index.lock").write_text("")  # no journal: not ours to remove
+    with pytest.raises(GitLocked) as caught:
+        RepoWriter(repo).write([FileEdit(FILE, EDITED)], "m", **AUTHOR)
+    error = from_engine(caught.value)
+    assert (error.status, error.code) == (409, "conflict")
+    assert "another git command holds .git/index.lock" in error.message
+    assert str(repo) not in error.message
+    assert (repo / ".git/index.lock").exists()
+    assert (repo / FILE).read_text() == SEED
