@@ -310,14 +310,30 @@ def prepare(root: Path, store: Store, variant: str, cli: Cli, count: int = BULK)
 
 
 def kill_during_apply(root: Path, delay: float) -> bool:
-    """Start apply, SIGKILL it ``delay`` s after it took the lock; was it mid-apply?"""
+    """Start apply, SIGKILL it ``delay`` s after it took the lock; was it mid-apply?
+
+    At the kill this process holds the state file's write lock (``BEGIN IMMEDIATE``)
+    and reads the apply lock row in that transaction. An apply that still holds its
+    lock then cannot release it (a state write) before the kill lands, however late a
+    loaded machine runs this poller: "mid-apply" is decided, not raced. (With
+    ``delay`` 0 the kill lands as soon as the lock is seen: always mid-apply.)"""
     proc = spawn_apply(root)
     wait_for_lock(root, proc)
     time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    held = lock_row(root)
-    return held is not None and held[1] == proc.pid
+    freeze = sqlite3.connect(root / STATE, timeout=60, isolation_level=None)
+    try:
+        freeze.execute("BEGIN IMMEDIATE")
+        try:
+            row = freeze.execute("SELECT pid FROM schedsync_apply_lock").fetchone()
+        except sqlite3.OperationalError:  # no lock table: the apply never got that far
+            row = None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if freeze.in_transaction:
+            freeze.execute("ROLLBACK")
+        freeze.close()
+    return row is not None and int(row[0]) == proc.pid
 
 
 def apply_trial(workdir: Path, kind: str, variant: str, span: float, rng: random.Random,
@@ -326,7 +342,7 @@ def apply_trial(workdir: Path, kind: str, variant: str, span: float, rng: random
     root = make_repo(workdir, store)
     try:
         wanted = prepare(root, store, variant, cli, count)
-        delay = rng.uniform(0, span)
+        delay = rng.uniform(0, span) if span > 0 else 0.0
         mid_apply = kill_during_apply(root, delay)
         at_kill = len(store.raw_entries(root).names)
         problems = converge(root, cli)
