@@ -65,6 +65,25 @@ def test_bad_roles_are_refused(tmp_path: Path) -> None:
     assert code != 0
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("--user", "ana\x01"), ("--user", "ana\nAuthor: x"), ("--user", "ana <a@b>"),
+    ("--user", "  "), ("--user", "x" * 201), ("--email", "a@b>\n"),
+])
+def test_names_that_would_corrupt_the_git_author_are_refused(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    root = make_repo(tmp_path / "repo")
+    args = ["create", "--user", "ana", "--email", "ana@example.com"]
+    args[args.index(option) + 1] = value
+    code, out = run(root, *args)
+    assert code == 2, out
+    assert option in out
+    assert "git author" in out
+    assert "Traceback" not in out
+    code, out = run(root, "revoke", "--user", "ana")
+    assert code != 0  # nothing was created
+
+
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_revoke_and_role_changes_reach_a_running_server_at_once(
     tmp_path: Path, store: str, request: pytest.FixtureRequest

@@ -7,6 +7,21 @@ import click
 from schedsync.cli.main import repo_option
 
 _ROLES = ("viewer", "operator", "admin")
+_MAX_NAME = 200
+
+
+def _check_author_part(value: str, option: str) -> str:
+    """The user's name and email become a git author ("Name <email>"): control
+    characters and angle brackets would corrupt the commit header, so refuse them."""
+    bad = sorted({c for c in value if c in "<>" or not c.isprintable()})
+    if not value.strip() or bad or len(value) > _MAX_NAME:
+        shown = ", ".join(repr(c) for c in bad) or "none"
+        raise click.BadParameter(
+            f"{value!r}: give 1-{_MAX_NAME} printable characters without '<' or '>' "
+            f"(it becomes the git author of the user's writes); refused characters: {shown}",
+            param_hint=option,
+        )
+    return value
 
 
 @click.group("token")
@@ -51,6 +66,9 @@ def create(
     """
     from schedsync.engine.workspace import Workspace
 
+    _check_author_part(user, "--user")
+    if email is not None:
+        _check_author_part(email, "--email")
     ws = Workspace.open(repo_option(ctx), allow_invalid=True)
     try:
         parsed = _parse_roles(roles, set(ws.config.projects))
