@@ -188,3 +188,32 @@ def test_tasks_created_by_django_are_read(migrated_sqlite: Path, tmp_path: Path)
     assert "microseconds" in str(live["theirs"].problem)
     assert "interval_id 99 names no schedule row" in str(live["dangling"].problem)
     assert "references no schedule row" in str(live["scheduleless"].problem)
+
+
+def test_odd_rows_written_by_hand_are_read_or_reported(adapter: DjangoCeleryBeatAdapter) -> None:
+    adapter.create("tick", specs()[3])
+    with adapter.engine.begin() as conn:
+        interval_id = conn.execute(sa.text(
+            "SELECT interval_id FROM django_celery_beat_periodictask")).scalar_one()
+        for name, headers, kwargs in (
+            ("not-a-dict", '"text"', "{}"),
+            ("odd-project", '{"schedsync_name": "renamed", "schedsync_project": 7, '
+                            '"schedsync_timezone": "Asia/Tokyo"}', "{}"),
+            ("bad-kwargs", "{}", "not json"),
+        ):
+            conn.execute(sa.text(
+                "INSERT INTO django_celery_beat_periodictask (name, task, args, kwargs, "
+                "headers, enabled, one_off, total_run_count, date_changed, description, "
+                "interval_id) VALUES (:name, 'x.y', '[]', :kwargs, :headers, true, false, "
+                "3, CURRENT_TIMESTAMP, '', :interval)"),
+                {"name": name, "headers": headers, "kwargs": kwargs, "interval": interval_id})
+    live = {entry.key: entry for entry in adapter.list_entries()}
+    assert list(live) == ["bad-kwargs", "not-a-dict", "odd-project", "tick"]
+    assert live["not-a-dict"].spec["name"] == "not-a-dict"
+    assert live["not-a-dict"].problem is None
+    assert live["not-a-dict"].total_run_count == 3
+    assert live["odd-project"].spec["name"] == "renamed"
+    assert live["odd-project"].spec["timezone"] == "Asia/Tokyo"
+    assert "cannot be read" in str(live["bad-kwargs"].problem)
+    assert live["bad-kwargs"].spec == {"name": "bad-kwargs"}
+    assert adapter.managed_keys() == {"tick": "acme", "odd-project": None}
