@@ -19,6 +19,7 @@ from outage_support import (
     check_report,
     private_postgres,
     private_redis,
+    redbeat_kill_inside_update_batch,
     redbeat_store,
     run_outage,
 )
@@ -68,6 +69,18 @@ def test_postgres_killed_mid_apply_apscheduler(tmp_path: Path, postgres_server: 
     result = run_outage(tmp_path, apscheduler_pg_store(postgres_server), SCHEDULES)
     _assert_sound(result)
     assert [probe[1] for probe in result.api_during_outage] == [503, 503, 503]
+
+
+def test_redis_killed_inside_a_redbeat_batch_reports_exactly(
+    tmp_path: Path, redis_server: Any
+) -> None:
+    # Each RedBeat batch is one MULTI/EXEC: it lands whole or not at all, so what the
+    # report calls failed is absent and what it calls applied is live.
+    result = redbeat_kill_inside_update_batch(tmp_path, redis_server, SCHEDULES)
+    assert result.report is not None
+    assert result.report.failed, "Redis died after the apply had finished"
+    assert result.wrong_reports == []
+    assert result.converged
 
 
 def test_the_report_check_sees_every_kind_of_wrong_line() -> None:
