@@ -75,6 +75,23 @@ class TimedCache:
         self.values.clear()
 
 
+# Frozen objects that die inside reference cycles are never collected; a full pass
+# (unfreeze, collect, freeze: ~0.1 s with 10k schedules loaded) every so many writes
+# frees them, and keeps a long-running server's memory flat.
+FULL_COLLECT_EVERY = 200
+
+
+def refreeze_everything(*, full: bool) -> None:
+    """Collect garbage, then freeze what lives so the cyclic GC skips it from now on.
+
+    Without the collection, the requests' cyclic garbage present at the moment of the
+    freeze would be kept for good (the server's memory grew ~30 KB per request)."""
+    if full:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass
 class ApiContext:
     root: Path
@@ -89,6 +106,7 @@ class ApiContext:
     # Bumped on every in-place change of a cached records dict (pages built on it expire).
     records_version: list[object] = field(default_factory=lambda: [object()])
     seen_head: str | None = None  # the commit the writer's repository was loaded at
+    publishes: int = 0
 
     @classmethod
     def open(cls, root: Path) -> ApiContext:
@@ -116,7 +134,8 @@ class ApiContext:
         self.reader.repo = repo
         if records:
             self.records.expire()
-        gc.freeze()
+        self.publishes += 1
+        refreeze_everything(full=self.publishes % FULL_COLLECT_EVERY == 0)
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         return self.executor.submit(fn)
