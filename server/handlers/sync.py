@@ -51,6 +51,8 @@ def plan_view(plan: Any) -> dict[str, Any]:
     changes = []
     for change in plan.changes:
         action = str(change.action.value)
+        if change.is_cleanup:  # a stale state record of no schedule: not a schedule
+            continue
         if action == "no-op":
             summary["unchanged"] += 1
             continue
