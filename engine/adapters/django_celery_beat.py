@@ -311,7 +311,8 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
 
     def normalize(self, spec: Spec) -> Spec:
         """``spec`` as it reads back: Celery crontab text, whole expire seconds."""
-        spec = super().normalize(spec)
+        if spec.get("trigger_type") == "cron":  # the check inline: once per schedule
+            spec = cc.normalize_cron(spec)
         expires = spec.get("expires")
         if expires is not None and expires != round(expires):
             spec = {**spec, "expires": float(round(expires))}
