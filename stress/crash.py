@@ -105,10 +105,10 @@ def make_repo(root: Path, store: Store) -> Path:
         f"      live:\n        {store.scheduler_yaml()}\n"
     )
     (root / ".gitignore").write_text(".schedsync/\n")
-    repo = git.Repo.init(root)
-    repo.index.add(["schedsync.yaml", ".gitignore"])
-    actor = git.Actor("crash", "crash@example.com")
-    repo.index.commit("schedsync config", author=actor, committer=actor)
+    with git.Repo.init(root) as repo:  # closes GitPython's `git cat-file` pipes
+        repo.index.add(["schedsync.yaml", ".gitignore"])
+        actor = git.Actor("crash", "crash@example.com")
+        repo.index.commit("schedsync config", author=actor, committer=actor)
     return root
 
 
@@ -513,10 +513,10 @@ def seed_server_repo(root: Path, cli: Cli) -> str:
     lines += [f"  - name: seed.{i:02d}\n    scheduler: live\n    trigger_type: cron\n"
               f"    trigger: \"{i} 3 * * *\"\n    task: {store.task()}\n" for i in range(SEED)]
     (root / "schedules" / "acme" / "seed.yaml").write_text("".join(lines))
-    repo = git.Repo(root)
-    repo.index.add(["schedules/acme/seed.yaml"])
-    actor = git.Actor("crash", "crash@example.com")
-    repo.index.commit("seed schedules", author=actor, committer=actor)
+    with git.Repo(root) as repo:
+        repo.index.add(["schedules/acme/seed.yaml"])
+        actor = git.Actor("crash", "crash@example.com")
+        repo.index.commit("seed schedules", author=actor, committer=actor)
     code, output = cli(root, "apply", "--auto-approve")
     if code != 0:
         raise RuntimeError(f"seed apply failed: {output}")
