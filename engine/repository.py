@@ -143,11 +143,8 @@ def _no_gc() -> Iterator[None]:
     (they form no cycles): it doubles load time (PERFORMANCE.md). Afterwards the
     survivors are frozen out of the collector's view, or the first collection after
     re-enabling it walks them all; being acyclic, they are still freed by reference
-    counting when dropped. A process that loads again (the server) first collects the
-    cyclic garbage made since its last freeze, or the freeze would keep it for good;
-    with everything older frozen, that collection only walks what is new."""
-    if gc.get_freeze_count():
-        gc.collect()
+    counting when dropped. (Cyclic garbage alive at the freeze is kept: a long-running
+    process such as the server collects it now and then, ``server.context``.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:

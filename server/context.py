@@ -75,7 +75,8 @@ class TimedCache:
         self.values.clear()
 
 
-# Frozen objects that die inside reference cycles are never collected; a full pass
+# Frozen objects that die inside reference cycles are never collected, nor is cyclic
+# garbage that a repository load froze (``engine.repository._no_gc``); a full pass
 # (unfreeze, collect, freeze: ~0.1 s with 10k schedules loaded) every so many writes
 # frees them, and keeps a long-running server's memory flat.
 FULL_COLLECT_EVERY = 200
@@ -117,7 +118,7 @@ class ApiContext:
         git = GitRepo.open(reader.root)
         context = cls(reader.root, reader, writer)
         context.seen_head = git.head() if git is not None else None
-        gc.freeze()  # the loaded repository lives on: keep the cyclic GC off its objects
+        refreeze_everything(full=False)  # the repository lives on: keep the GC off it
         return context
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
