@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from crash_support import cli_in_process, crash
 
-from conftest import require_service
+from celery_fixtures.services import require_service
 
 pytestmark = pytest.mark.slow
 COUNT = 300  # fewer than the stress run's 500: the killed process plans them first
