@@ -160,7 +160,7 @@ def record_state(ws: Workspace, slug: str, edit: Edit) -> None:
     state = ws.state
     if edit.renamed_from is not None:
         state.rename_schedule(slug, edit.renamed_from, edit.name)
-    if edit.action != "delete":
+    if edit.action == "create":  # every other write found its record by id already
         state.ensure_schedule(slug, edit.name)
     if edit.action not in ("create", "delete"):
         state.touch(slug, edit.name, datetime.now(UTC))
