@@ -21,6 +21,7 @@ from starlette.requests import Request
 
 from schedsync.engine.errors import FatalError
 from schedsync.engine.state.auth import AUTH_CHANNEL
+from schedsync.engine.state.schema import meta
 from schedsync.server.errors import ApiError
 
 if TYPE_CHECKING:
@@ -86,14 +87,18 @@ _CACHE_SECONDS = 1.0
 
 
 class SqliteChanges:
-    """Whether anybody committed to a SQLite state file since the last look (~4 us).
+    """Whether users, roles, tokens or sessions changed since the last look (~4 us).
 
     ``PRAGMA data_version`` changes when another connection (any process: the
-    ``schedsync token revoke`` CLI included) commits.
+    ``schedsync token revoke`` CLI included) commits; only then is the state's
+    ``auth_version`` read, which every access change bumps in its own transaction. The
+    server's own schedule writes move data_version but not auth_version, so they no
+    longer cost the next request a reload of its user.
     """
 
     def __init__(self, path: Path) -> None:
         self.seen: int | None = None
+        self.auth_seen: int | None = None
         uri = path.resolve().as_uri() + "?mode=ro"
         self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
                                     isolation_level=None)
@@ -102,9 +107,16 @@ class SqliteChanges:
     def changed(self) -> bool:
         try:
             version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+            if version == self.seen:
+                return False
+            row = self.conn.execute(
+                f"SELECT auth_version FROM {meta.name} WHERE id = 1").fetchone()
         except sqlite3.Error:
+            self.seen = None
             return True  # unsure: look up again
-        changed, self.seen = version != self.seen, version
+        self.seen = version
+        auth = int(row[0]) if row is not None else None
+        changed, self.auth_seen = auth is None or auth != self.auth_seen, auth
         return changed
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from schedsync.engine.errors import NotFound
 from schedsync.engine.state.errors import InvalidRole
 from schedsync.engine.state.records import ROLES, User
-from schedsync.engine.state.schema import sessions, tokens, user_roles, users
+from schedsync.engine.state.schema import meta, sessions, tokens, user_roles, users
 from schedsync.engine.state.sql import upsert
 
 TOKEN_PREFIX = "ssk_"  # noqa: S105 (a prefix, not a secret)
@@ -26,6 +26,10 @@ AUTH_CHANNEL = "schedsync_auth"
 
 
 def _notify(conn: sa.Connection) -> None:
+    """In the transaction of the change: servers watching SQLite read the counter when
+    the file's data_version moves; PostgreSQL servers also get the NOTIFY at once."""
+    conn.execute(meta.update().where(meta.c.id == 1)
+                 .values(auth_version=meta.c.auth_version + 1))
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text(f"NOTIFY {AUTH_CHANNEL}"))
 

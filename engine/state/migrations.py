@@ -151,7 +151,13 @@ def _to_v2(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
-STEPS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2}
+def _to_v3(conn: sa.Connection) -> None:
+    """A counter of access changes, so servers stop reloading users after every write."""
+    conn.exec_driver_sql(
+        f"ALTER TABLE {P}meta ADD COLUMN auth_version BIGINT NOT NULL DEFAULT 0")
+
+
+STEPS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION + 1)), "a migration step is missing"
 
 

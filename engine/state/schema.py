@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from schedsync.engine.state.coltypes import JSONText, UTCDateTime
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PREFIX = "schedsync_"
 
 metadata = sa.MetaData()
@@ -24,6 +24,9 @@ meta = sa.Table(
     sa.Column("lineage", sa.String(36), nullable=False),
     sa.Column("serial", sa.BigInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Bumped by every change of users, roles, tokens or sessions that can end or narrow
+    # access, so servers know when their cached look-ups are stale (v3).
+    sa.Column("auth_version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 schedules = sa.Table(

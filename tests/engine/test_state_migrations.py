@@ -108,9 +108,11 @@ def test_a_version_1_database_is_upgraded_keeping_its_data(empty_db: tuple[str, 
     assert _columns(url) == EXPECTED
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        version = conn.exec_driver_sql("SELECT schema_version FROM schedsync_meta").scalar()
+        version, auth_version = conn.exec_driver_sql(
+            "SELECT schema_version, auth_version FROM schedsync_meta").one()
     engine.dispose()
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
+    assert auth_version == 1  # v3: the access change above (upsert_user) was counted
 
 
 def test_a_newer_schema_is_refused_with_a_clear_message(empty_db: tuple[str, str],
@@ -118,7 +120,8 @@ def test_a_newer_schema_is_refused_with_a_clear_message(empty_db: tuple[str, str
     location, url = empty_db
     StateStore.open(location, tmp_path).close()
     _run(url, "UPDATE schedsync_meta SET schema_version = 99")
-    with pytest.raises(StateSchemaTooNew, match=r"schema version 99.*up to 2; upgrade schedsync"):
+    wanted = rf"schema version 99.*up to {SCHEMA_VERSION}; upgrade schedsync"
+    with pytest.raises(StateSchemaTooNew, match=wanted):
         StateStore.open(location, tmp_path)
 
 

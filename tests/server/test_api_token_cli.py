@@ -106,3 +106,32 @@ def test_revoke_and_role_changes_reach_a_running_server_at_once(
         assert client.get(url_other, headers=auth).status_code == 200  # no wait
         assert run(root, "revoke", "--user", "ana")[0] == 0
         assert client.get(url_acme, headers=auth).status_code == 401  # no wait
+
+
+def test_the_sqlite_watcher_ignores_schedule_writes_but_not_access_changes(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from schedsync.engine.state import StateStore
+    from schedsync.server.auth import SqliteChanges
+
+    root = make_repo(tmp_path / "repo")
+    store = StateStore.open(".schedsync/state.db", root)
+    try:
+        store.upsert_user("ana", roles={"acme": "viewer"})
+        watcher = SqliteChanges(root / ".schedsync" / "state.db")
+        assert watcher.changed()  # the first look knows nothing yet
+        assert not watcher.changed()
+        store.ensure_schedule("acme", "email.digest")  # what an API write records
+        store.touch("acme", "email.digest", datetime.now(UTC))
+        assert not watcher.changed()
+        store.create_token("ana")  # a new token narrows nothing: cached misses are not kept
+        assert not watcher.changed()
+        store.revoke_tokens("ana")
+        assert watcher.changed()
+        assert not watcher.changed()
+        store.upsert_user("ana", roles={"acme": "operator"})
+        assert watcher.changed()
+    finally:
+        store.close()
