@@ -99,6 +99,32 @@ def test_deletion_and_no_op(tmp_path: Path) -> None:
     assert repo.commit_paths(["schedules/p/never.yaml"], "noop", **AUTHOR) is None
 
 
+def _maintenance_runs(trace: Path) -> int:
+    lines = trace.read_text().splitlines() if trace.exists() else []
+    return sum("built-in: git maintenance run --auto" in line for line in lines)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 1), ("false", 0)])
+def test_auto_maintenance_runs_once_every_so_many_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, expected: int
+) -> None:
+    root = init(tmp_path / "repo")
+    if setting is not None:
+        git(root, "config", "maintenance.auto", setting)
+    repo = GitRepo.open(root)
+    assert repo is not None
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    monkeypatch.setattr("schedsync.engine.gitrepo.MAINTENANCE_EVERY", 3)
+    for n in range(2):
+        write(root / "x.yaml", f"x: {n}\n")
+        assert repo.commit_paths(["x.yaml"], f"edit {n}", **AUTHOR) is not None
+    assert _maintenance_runs(trace) == 0  # git commit itself no longer starts it
+    write(root / "x.yaml", "x: 2\n")
+    assert repo.commit_paths(["x.yaml"], "edit 2", **AUTHOR) is not None
+    assert _maintenance_runs(trace) == expected  # ours, unless the repository said no
+
+
 def test_bad_author_is_a_clear_error(tmp_path: Path) -> None:
     root = init(tmp_path / "repo")
     write(root / "x.yaml", "x: 1\n")
