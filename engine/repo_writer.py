@@ -78,6 +78,7 @@ class _RootLock:
         self.rlock = threading.RLock()
         self.depth = 0
         self.fd: int | None = None
+        self.swept = False  # journal temp files of killed writers cleared (once a process)
 
     @contextlib.contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
@@ -316,6 +317,9 @@ class RepoWriter:
         Otherwise put back the old bytes of the journal's files, remove the folders it
         created and reset those paths in the index. Nothing else is touched: other
         uncommitted work in the checkout stays. A live owner is left alone (LockHeld)."""
+        if not self._lock.swept:
+            write_journal.remove_leftovers(self.root)
+            self._lock.swept = True
         try:
             journal = write_journal.read(self.root)
         except ValueError as exc:
@@ -493,6 +497,11 @@ class RepoWriter:
                 f"(stored under {folder}/)"
             )
         pure = PurePosixPath(file)
+        if not pure.parts:  # ".", "./": the folder itself, no file name at all
+            raise UnsafePath(
+                f"file {file!r} names no file: give a file name such as 'email.yaml' "
+                f"(stored under {folder}/)"
+            )
         if pure.is_absolute():
             raise UnsafePath(f"file {file!r} must be relative to {folder}/, not absolute")
         if pure.parts[:2] == folder.parts and len(pure.parts) > 2:  # the long form

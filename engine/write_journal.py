@@ -17,15 +17,15 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["JOURNAL", "Journal", "JournalFile", "digest", "owner_alive", "read", "remove",
-           "this_process", "write"]
+           "remove_leftovers", "this_process", "write"]
 
 JOURNAL = ".schedsync/write-journal.json"
+_TEMP = ".write-journal.json.tmp"  # next to JOURNAL
 _VERSION = 1
 
 
@@ -67,9 +67,16 @@ def digest(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+_me: Owner | None = None
+
+
 def this_process() -> Owner:
+    """This process (read once per process: a fork gets a new pid and reads again)."""
+    global _me
     pid = os.getpid()
-    return Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid))
+    if _me is None or _me.pid != pid:
+        _me = Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid))
+    return _me
 
 
 def owner_alive(journal: Journal) -> bool:
@@ -95,7 +102,10 @@ def write(root: Path, journal: Journal) -> None:
     """Durably record ``journal``: a reader sees the whole record or none of it."""
     target = root / JOURNAL
     payload = json.dumps(_encode(journal)).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".write-journal.", suffix=".tmp")
+    # One fixed temp name: journals are written under the repository's write lock only,
+    # so no two writers share it, and one that a kill left behind is simply overwritten.
+    tmp = target.parent / _TEMP
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -126,8 +136,14 @@ def read(root: Path) -> Journal | None:
 def remove(root: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         (root / JOURNAL).unlink()
-    # A writer killed while writing its journal leaves only the temp file behind.
-    for leftover in (root / JOURNAL).parent.glob(".write-journal.*.tmp"):
+
+
+def remove_leftovers(root: Path) -> None:
+    """Temp files of journal writes that a kill cut short (no journal was recorded).
+
+    The next write overwrites ours anyway; this also clears the randomly named ones that
+    earlier versions wrote. Hold the repository's write lock."""
+    for leftover in (root / JOURNAL).parent.glob(".write-journal.*tmp"):
         with contextlib.suppress(OSError):
             leftover.unlink()
 

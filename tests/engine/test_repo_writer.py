@@ -331,6 +331,8 @@ def test_default_and_given_schedule_paths(repo: Path) -> None:
         ("acme", "link/x.yaml", "x", "symlink"),
         ("acme", "*.yaml", "x", "characters"),
         ("acme", "a b/\n.yaml", "x", "characters"),
+        ("acme", ".", "x", "names no file"),
+        ("acme", "./", "x", "names no file"),
         ("..", None, "x", "project slug"),
         ("acme/../b", None, "x", "project slug"),
         ("acme", None, "../x", "schedule name"),
@@ -441,6 +443,20 @@ def test_killed_after_commit_before_cleanup_keeps_the_commit(repo: Path) -> None
     assert git(repo, "log", "-1", "--format=%s") == "killed write"
     assert (repo / FILE).read_text() == EDITED
     assert find_schedule_names((repo / NEW).read_text()) == ["billing.m"]
+    assert not (repo / write_journal.JOURNAL).exists()
+    assert_user_work_kept(repo)
+
+
+def test_killed_while_writing_the_journal_leaves_no_temp_files_behind(repo: Path) -> None:
+    user_work(repo)
+    die_during_write(repo, lambda: setattr(write_journal.os, "replace", kill_self))
+    folder = repo / ".schedsync"
+    assert not (repo / write_journal.JOURNAL).exists()  # never recorded: nothing touched
+    assert [p.name for p in folder.glob("*.tmp")] == [".write-journal.json.tmp"]
+    (folder / ".write-journal.x1y2z3.tmp").write_text("{")  # as older versions named them
+    result = RepoWriter(repo).write([FileEdit(FILE, EDITED)], "next write", **AUTHOR)
+    assert result.commit is not None
+    assert list(folder.glob("*.tmp")) == []
     assert not (repo / write_journal.JOURNAL).exists()
     assert_user_work_kept(repo)
 
