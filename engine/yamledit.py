@@ -26,6 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from schedsync.engine.errors import FatalError, NotFound
+from schedsync.engine.loader import MAX_ALIAS_VALUES
 
 # libyaml is ~10x faster; both report character (not byte) positions.
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -289,14 +290,14 @@ def _ordered(entry: dict[str, Any]) -> dict[str, Any]:
     return {**known, **rest}
 
 
-_MAX_NODES = 2_000_000  # an alias bomb passes this after a few levels
-
-
 def _construct(node: Node) -> Any:
-    """Plain data as ``schedsync.engine.loader`` builds it (timestamps stay text)."""
-    budget = [_MAX_NODES]
+    """Plain data as ``schedsync.engine.loader`` builds it (timestamps stay text).
+
+    With the loader's limit: anchors and aliases may add at most ``MAX_ALIAS_VALUES``
+    values to what the text holds (an alias bomb is refused after that many)."""
+    budget = [MAX_ALIAS_VALUES]
     try:
-        return _build(node, budget)
+        return _build(node, budget, set(), False)
     except (RecursionError, TypeError) as exc:  # recursive aliases, unhashable keys
         raise ScheduleFileError(
             f"line {node.start_mark.line + 1}: this YAML uses recursive aliases or "
@@ -304,17 +305,24 @@ def _construct(node: Node) -> Any:
         ) from exc
 
 
-def _build(node: Node, budget: list[int]) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ScheduleFileError(
-            f"the file expands to over {_MAX_NODES:,} values (nested aliases?); "
-            "write the values out instead of aliasing aliases"
-        )
+def _build(node: Node, budget: list[int], seen: set[int], copy: bool) -> Any:
+    """``copy``: ``node`` is inside an alias of a container built before, so it is a
+    value the aliases add (the loader counts them the same way)."""
+    if copy:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ScheduleFileError(
+                f"anchors and aliases expand the file by over {MAX_ALIAS_VALUES:,} values "
+                "(aliases of aliases?); write the values out instead of aliasing aliases"
+            )
+    elif not isinstance(node, ScalarNode):
+        copy = id(node) in seen  # met again: an alias, its values are copies
+        seen.add(id(node))
     if isinstance(node, MappingNode):
-        return {_build(k, budget): _build(v, budget) for k, v in node.value}
+        return {_build(k, budget, seen, copy): _build(v, budget, seen, copy)
+                for k, v in node.value}
     if isinstance(node, SequenceNode):
-        return [_build(v, budget) for v in node.value]
+        return [_build(v, budget, seen, copy) for v in node.value]
     tag, value = node.tag, node.value
     if tag == _NULL:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from typing import Any
 
 import pytest
@@ -575,16 +576,40 @@ def test_hostile_or_wrong_documents_are_refused(text: str, message: str) -> None
         add_schedule(text, {"name": "x"})
 
 
-def test_alias_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def _bomb(levels: int) -> str:
+    """Each level aliases the one before ten times: ~10**levels values from a few lines."""
+    names = "abcdefghij"[: levels + 1]
+    rows = "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n"
+                   for p, c in itertools.pairwise(names))
+    return "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + rows + "schedules: []\n"
+
+
+def test_alias_bomb_is_refused_at_the_loaders_limit() -> None:
+    import schedsync.engine.loader as loader
     import schedsync.engine.yamledit as yamledit
 
-    monkeypatch.setattr(yamledit, "_MAX_NODES", 50_000)  # same check, smaller bomb
-    levels = "".join(
-        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcd", "bcde", strict=True)
+    assert yamledit.MAX_ALIAS_VALUES == loader.MAX_ALIAS_VALUES == 100_000
+    with pytest.raises(ScheduleFileError, match="by over 100,000 values"):
+        add_schedule(_bomb(4), {"name": "x"})  # adds ~123,000 values
+    # What stays under the limit is edited as usual (the loader accepts it too).
+    assert "name: x" in add_schedule(_bomb(3), {"name": "x"})  # adds ~12,000
+
+
+def test_the_alias_limit_counts_added_values_not_written_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import schedsync.engine.yamledit as yamledit
+
+    monkeypatch.setattr(yamledit, "MAX_ALIAS_VALUES", 1_000)
+    # A big file without aliases (~1,600 values written) is edited whatever its size...
+    big = "schedules:\n" + "".join(
+        f"  - name: job{n}\n    task: jobs.run\n    args: [1, 2, 3, 4, 5]\n"
+        for n in range(150)
     )
-    text = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + levels + "schedules: []\n"
-    with pytest.raises(ScheduleFileError, match="over 50,000 values"):
-        add_schedule(text, {"name": "x"})
+    assert add_schedule(big, {"name": "x", "task": "jobs.x"}).startswith(big)
+    # ...while aliases adding more than the limit are refused, as the loader does.
+    with pytest.raises(ScheduleFileError, match="by over 1,000 values"):
+        add_schedule(_bomb(3), {"name": "x"})
 
 
 def test_block_mappings_inside_a_block_list() -> None:
