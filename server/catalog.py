@@ -17,7 +17,7 @@ from schedsync.server.errors import not_found
 from schedsync.server.views import cron_engine, next_run, rfc3339, static_view
 
 if TYPE_CHECKING:
-    from schedsync.engine.repository import RepoSchedule
+    from schedsync.engine.repository import LoadedRepository, RepoSchedule
     from schedsync.schemas.schedule import Schedule
     from schedsync.server.context import ApiContext
 
@@ -66,9 +66,11 @@ def records_of(ctx: ApiContext, slug: str) -> dict[str, Any]:
     return records
 
 
-def fresh_record(ctx: ApiContext, slug: str, name: str) -> Any:
-    """The record as it is now (after a write), also put in the cache."""
-    record = ctx.reader.state.ensure_schedule(slug, name)
+def fresh_record(ctx: ApiContext, slug: str, name: str, record: Any = None) -> Any:
+    """The record as it is now (after a write; the writer read it back when it could),
+    also put in the cache."""
+    if record is None:
+        record = ctx.reader.state.ensure_schedule(slug, name)
     records_of(ctx, slug)[name] = record
     ctx.records_version[0] = object()
     return record
@@ -102,23 +104,49 @@ def find_by_id(ctx: ApiContext, slug: str, schedule_id: str) -> tuple[RepoSchedu
 class _Memo:
     """Per-schedule values that stay valid while the schedule object is the same one
     (a write replaces it): the static part of its view, and its next fire time, which
-    stays right until that moment passes."""
+    stays right until that moment passes.
 
-    _LIMIT = 100_000
+    Entries hold their schedule (or record), so a replaced one would stay alive here:
+    each memo is kept to about twice the repository's schedules (``fit``, ``_room``),
+    and a full one drops what the current repository no longer holds. A busy server's
+    memory follows the size of its repository, not the number of writes it served."""
+
+    SLACK = 1024
 
     def __init__(self) -> None:
         self.static: dict[int, tuple[Schedule, tuple[dict[str, Any], dict[str, Any]]]] = {}
         self.next: dict[int, tuple[Schedule, datetime | None]] = {}
         self.times: dict[int, tuple[Any, tuple[str | None, str | None, str | None]]] = {}
         self.items: dict[int, tuple[Schedule, Any, datetime | None, dict[str, Any]]] = {}
+        self.repo: weakref.ref[LoadedRepository] | None = None
+        self.limit = self.SLACK
+
+    def fit(self, repo: LoadedRepository) -> None:
+        """Size the memos for ``repo``, the repository views are built from now."""
+        if self.repo is None or self.repo() is not repo:
+            self.repo = weakref.ref(repo)
+            self.limit = 2 * sum(len(items) for items in repo.schedules.values()) + self.SLACK
+
+    def _room(self, memo: dict[int, Any]) -> None:
+        """Called before adding to ``memo``: prune all memos once one is full."""
+        if len(memo) < self.limit:
+            return
+        repo = self.repo() if self.repo is not None else None
+        live = {} if repo is None else {
+            id(rs.schedule): rs.schedule for items in repo.schedules.values() for rs in items}
+        for by_schedule in (self.static, self.next, self.items):
+            gone = [key for key, hit in by_schedule.items() if live.get(key) is not hit[0]]
+            for key in gone:
+                del by_schedule[key]
+        # State records are replaced as a whole on each refresh: start over.
+        self.times.clear()
 
     def times_of(self, record: Any) -> tuple[str | None, str | None, str | None]:
         """(created_at, updated_at, last_run_at) of a state record, formatted."""
         hit = self.times.get(id(record))
         if hit is not None and hit[0] is record:
             return hit[1]
-        if len(self.times) > self._LIMIT:
-            self.times.clear()
+        self._room(self.times)
         value = (rfc3339(record.created_at), rfc3339(record.updated_at),
                  rfc3339(getattr(record, "last_run_at", None)))
         self.times[id(record)] = (record, value)
@@ -128,8 +156,7 @@ class _Memo:
         hit = self.static.get(id(rs.schedule))
         if hit is not None and hit[0] is rs.schedule:
             return hit[1]
-        if len(self.static) > self._LIMIT:
-            self.static.clear()
+        self._room(self.static)
         value = static_view(rs)
         self.static[id(rs.schedule)] = (rs.schedule, value)
         return value
@@ -140,8 +167,7 @@ class _Memo:
         hit = self.next.get(id(s))
         if hit is not None and hit[0] is s and (hit[1] is None or now < hit[1]):
             return hit[1]
-        if len(self.next) > self._LIMIT:
-            self.next.clear()
+        self._room(self.next)
         value = next_run(s, default_tz, engine, now)
         self.next[id(s)] = (s, value)
         return value
@@ -155,6 +181,7 @@ def view(
 ) -> dict[str, Any]:
     """The schedule as the API shows it; the same dict object while nothing changed."""
     now = now or datetime.now(UTC)
+    _memo.fit(ctx.reader.repo)
     hit = _memo.items.get(id(rs.schedule))
     if (hit is not None and hit[0] is rs.schedule and hit[1] is record
             and (hit[2] is None or now < hit[2])):
@@ -176,8 +203,7 @@ def view(
         "updated_at": updated_at,
         **tail,
     }
-    if len(_memo.items) > _memo._LIMIT:
-        _memo.items.clear()
+    _memo._room(_memo.items)
     _memo.items[id(rs.schedule)] = (rs.schedule, record, next_at, out)
     return out
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from schedsync.engine.gitrepo import GitRepo
     from schedsync.engine.repo_writer import RepoWriter
     from schedsync.engine.repository import LoadedRepository, RepoSchedule
+    from schedsync.engine.state.records import ScheduleRecord
     from schedsync.engine.workspace import Workspace
     from schedsync.server.auth import Caller
     from schedsync.server.context import ApiContext
@@ -51,6 +52,7 @@ class WriteResult:
     sync: dict[str, Any]
     # Seconds per phase: "write" (edit, validation, commit, state) and "apply" (live).
     timing: dict[str, float] = field(default_factory=dict)
+    record: ScheduleRecord | None = None  # the schedule's state record after the write
 
 
 def read_text(root: Path, rel: str) -> str:
@@ -138,12 +140,18 @@ def run_write(
     written = time.perf_counter()
     sync = apply_live(ws, slug, edit)
     timing = {"write": written - started, "apply": time.perf_counter() - written}
-    if edit.action == "delete" and sync["status"] == "applied":
+    deleted = edit.action == "delete"
+    if deleted and sync["status"] == "applied":
         ws.state.forget_schedule(slug, edit.name)
         ctx.records.expire()
-    audit(ws, caller, action, slug, edit.name, "ok" if sync["status"] == "applied"
-          else "committed; live apply failed", {**details, "commit": commit, "sync": sync})
-    return WriteResult(edit.name, commit, sync, timing)
+    # The commit stays whatever the live store said: updated_at moves with it, in the
+    # audit entry's transaction (one state commit per write).
+    touched = None if edit.action in ("create", "delete") else datetime.now(UTC)
+    record = audit(ws, caller, action, slug, edit.name, "ok" if sync["status"] == "applied"
+                   else "committed; live apply failed", {**details, "commit": commit,
+                                                         "sync": sync},
+                   schedule=None if deleted else edit.name, touched=touched)
+    return WriteResult(edit.name, commit, sync, timing, record)
 
 
 def refresh(ctx: ApiContext, git: GitRepo | None) -> None:
@@ -157,13 +165,12 @@ def refresh(ctx: ApiContext, git: GitRepo | None) -> None:
 
 
 def record_state(ws: Workspace, slug: str, edit: Edit) -> None:
+    """Identity changes, under the lock; ``updated_at`` is set with the audit entry."""
     state = ws.state
     if edit.renamed_from is not None:
         state.rename_schedule(slug, edit.renamed_from, edit.name)
     if edit.action == "create":  # every other write found its record by id already
         state.ensure_schedule(slug, edit.name)
-    if edit.action not in ("create", "delete"):
-        state.touch(slug, edit.name, datetime.now(UTC))
 
 
 def apply_live(ws: Workspace, slug: str, edit: Edit) -> dict[str, Any]:
@@ -193,16 +200,22 @@ def _narrowed(ws: Workspace, slug: str, wanted: set[str]) -> Workspace:
 
 def audit(
     ws: Workspace, caller: Caller, action: str, slug: str, target: str, result: str,
-    details: dict[str, Any],
-) -> None:
+    details: dict[str, Any], *, schedule: str | None = None, touched: datetime | None = None,
+) -> ScheduleRecord | None:
+    """Write the audit entry; with ``schedule``, also set its ``updated_at`` to
+    ``touched`` (if given) and return its record, in the same transaction."""
+    from schedsync.engine.state.audit import record_write
+
     try:
-        ws.state.audit(actor=caller.name, action=action, project=slug, target=target,
-                       result=result, details=details)
+        return record_write(ws.state, actor=caller.name, action=action, project=slug,
+                            target=target, result=result, details=details,
+                            schedule=schedule, touched=touched)
     except Exception:
         # An audit failure must not turn a write that is done into an error.
         import logging
 
         logging.getLogger("schedsync.server").exception("could not write the audit entry")
+        return None
 
 
 def find_current(ws: Workspace, slug: str, schedule_id: str) -> RepoSchedule:

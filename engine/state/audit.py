@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from schedsync.engine.state.records import AuditEntry
+from schedsync.engine.errors import NotFound
+from schedsync.engine.state import schedules
+from schedsync.engine.state.coltypes import to_utc, utcnow
+from schedsync.engine.state.records import AuditEntry, ScheduleRecord
 from schedsync.engine.state.schema import audit as a
+
+if TYPE_CHECKING:
+    from schedsync.engine.state.store import StateStore
 
 
 def add(
@@ -53,3 +60,33 @@ def entries(conn: sa.Connection, project: str | None, limit: int) -> list[AuditE
         )
         for r in conn.execute(query)
     ]
+
+
+def record_write(
+    store: StateStore,
+    *,
+    actor: str,
+    action: str,
+    project: str,
+    target: str,
+    result: str,
+    details: dict[str, Any] | None,
+    schedule: str | None = None,
+    touched: datetime | None = None,
+) -> ScheduleRecord | None:
+    """The audit entry of a write, ``schedule``'s ``updated_at`` set to ``touched`` (when
+    given) and its record read back, all in one transaction: one commit per API write
+    instead of three (the record is what the response shows).
+
+    A record that went away meanwhile (another process renamed or forgot it) is no
+    reason to lose the audit entry of a write that is done: it is simply not touched."""
+    record = None
+    with store._write() as conn:
+        if schedule is not None:
+            if touched is not None:
+                with contextlib.suppress(NotFound):
+                    schedules.touch(conn, project, schedule, to_utc(touched))
+            record = schedules.by_name(conn, project, schedule)
+        add(conn, at=utcnow(), actor=actor, action=action, project=project, target=target,
+            result=result, details=details)
+    return record

@@ -121,7 +121,8 @@ async def _written(request: Request, ctx: Any, slug: str, result: Any, status: i
     rs = names.find(ctx.reader.repo, slug, result.name)
     if rs is None:  # pragma: no cover - the write just put it there
         raise ApiError("conflict", f"schedule {result.name!r} changed while it was written")
-    body = {**view(ctx, rs, fresh_record(ctx, slug, result.name)), "sync": result.sync}
+    record = fresh_record(ctx, slug, result.name, result.record)
+    body = {**view(ctx, rs, record), "sync": result.sync}
     return OrjsonResponse(body, status_code=status, headers=_write_headers(result))
 
 

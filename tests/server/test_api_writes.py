@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +289,32 @@ def test_every_write_is_audited(api: Api) -> None:
     assert ("operator", "create", "audit.me", "ok") in seen
     assert any(a == "operator" and r.startswith("refused") for a, _, _, r in seen)
     assert ("admin", "delete", "audit.me", "ok") in seen
+
+
+@pytest.mark.parametrize("live", ["up", "down"])
+def test_a_patch_moves_updated_at_with_its_audit_entry(api: Api, live: str) -> None:
+    if live == "down":  # the commit stays, and so do updated_at and the audit entry
+        ctx = api.client.app.state.api  # type: ignore[attr-defined]
+        ctx.writer._adapters[("acme", "aps")] = BrokenAdapter(ctx.writer.adapter("acme", "aps"))
+    sid = api.ids()["email.ping"]
+    with StateStore.open(".schedsync/state.db", api.root) as store:
+        store.touch("acme", "email.ping", datetime(2020, 1, 1, tzinfo=UTC))
+    started = datetime.now(UTC).replace(microsecond=0)
+    response = api.call("PATCH", f"{BASE}/{sid}", who="operator", json={"description": "x"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sync"]["status"] == ("applied" if live == "up" else "failed")
+    assert api.call("GET", f"{BASE}/{sid}").json()["updated_at"] == body["updated_at"]
+    with StateStore.open(".schedsync/state.db", api.root) as store:
+        record = store.schedule_by_id("acme", sid)
+        entry = store.audit_entries("acme", limit=1)[0]
+    assert record is not None
+    assert record.updated_at >= started
+    assert body["updated_at"] == record.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (entry.actor, entry.action, entry.target) == ("operator", "update", "email.ping")
+    assert entry.result == ("ok" if live == "up" else "committed; live apply failed")
+    assert entry.details is not None
+    assert entry.details["commit"] == response.headers["x-schedsync-commit"]
 
 
 class BrokenAdapter:
