@@ -7,13 +7,10 @@ shared with the short CI tests (``tests/reliability/test_concurrency.py``).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
-
-import concurrency_support as cs  # found through the path set above
+import concurrency_support as cs
 
 from stress.figures import Figure
 

@@ -26,7 +26,6 @@ import os
 import pickle
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from typing import Any
 
 import orjson
 
+from repo_builder import acme_config, build_repo
+from server_process import ServerProcess
 from stress.figures import Figure
 
 PART = "crash"
@@ -70,11 +71,13 @@ class Store:
     def label(self) -> str:
         return "APScheduler SQLite" if self.kind == "apscheduler" else "RedBeat"
 
-    def scheduler_yaml(self) -> str:
+    def settings(self) -> dict[str, str]:
+        """The keys of scheduler ``live`` in ``schedsync.yaml``."""
         if self.kind == "apscheduler":
-            return f"type: apscheduler\n        jobstore: sqlalchemy\n        url: sqlite:///{APS_STORE}"
-        return (f"type: celery-beat\n        store: redbeat\n        url: {REDIS_URL}\n"
-                f"        key_prefix: '{self.prefix}'")
+            return {"type": "apscheduler", "jobstore": "sqlalchemy",
+                    "url": f"sqlite:///{APS_STORE}"}
+        return {"type": "celery-beat", "store": "redbeat", "url": REDIS_URL,
+                "key_prefix": f"'{self.prefix}'"}
 
     def task(self) -> str:
         return "schedsync.demo_tasks:heartbeat" if self.kind == "apscheduler" else "demo.heartbeat"
@@ -95,20 +98,11 @@ def new_store(kind: str) -> Store:
     return Store(kind, f"crash-{os.getpid()}-{random.randrange(16**8):08x}:")
 
 
-def make_repo(root: Path, store: Store) -> Path:
-    """A git repository whose one project ``acme`` has one scheduler ``live``."""
-    import git
-
-    (root / "schedules" / "acme").mkdir(parents=True)
-    (root / "schedsync.yaml").write_text(
-        "version: 1\nprojects:\n  acme:\n    timezone: UTC\n    schedulers:\n"
-        f"      live:\n        {store.scheduler_yaml()}\n"
-    )
-    (root / ".gitignore").write_text(".schedsync/\n")
-    with git.Repo.init(root) as repo:  # closes GitPython's `git cat-file` pipes
-        repo.index.add(["schedsync.yaml", ".gitignore"])
-        actor = git.Actor("crash", "crash@example.com")
-        repo.index.commit("schedsync config", author=actor, committer=actor)
+def make_repo(root: Path, store: Store, files: dict[str, str] | None = None) -> Path:
+    """A git repository whose one project ``acme`` has one scheduler ``live``, with
+    ``files`` committed and the folder ``schedules/acme`` there even without them."""
+    build_repo(root, acme_config("UTC", scheduler="live", settings=store.settings()), files)
+    (root / "schedules" / "acme").mkdir(parents=True, exist_ok=True)
     return root
 
 
@@ -508,17 +502,10 @@ API = "/api/v1/projects/acme/schedules"
 def seed_server_repo(root: Path, cli: Cli) -> str:
     """An APScheduler repository with ``SEED`` applied schedules and an admin token."""
     store = Store("apscheduler")
-    make_repo(root, store)
-    import git
-
     lines = ["# Seed schedules: the API edits them in place.\nschedules:\n"]
     lines += [f"  - name: seed.{i:02d}\n    scheduler: live\n    trigger_type: cron\n"
               f"    trigger: \"{i} 3 * * *\"\n    task: {store.task()}\n" for i in range(SEED)]
-    (root / "schedules" / "acme" / "seed.yaml").write_text("".join(lines))
-    with git.Repo(root) as repo:
-        repo.index.add(["schedules/acme/seed.yaml"])
-        actor = git.Actor("crash", "crash@example.com")
-        repo.index.commit("seed schedules", author=actor, committer=actor)
+    make_repo(root, store, {"schedules/acme/seed.yaml": "".join(lines)})
     code, output = cli(root, "apply", "--auto-approve")
     if code != 0:
         raise RuntimeError(f"seed apply failed: {output}")
@@ -527,56 +514,6 @@ def seed_server_repo(root: Path, cli: Cli) -> str:
     with StateStore.open(STATE, root) as state:
         state.upsert_user("crash", email="crash@example.com", admin=True, roles={})
         return state.create_token("crash")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    """``schedsync serve`` in its own process group, so SIGKILL reaches its git children
-    too (as when a service manager or the OOM killer ends it)."""
-
-    def __init__(self, root: Path, log: Path) -> None:
-        import httpx
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "schedsync", "--repo", str(root), "serve", "--port",
-             str(self.port), "--log-level", "warning"],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError("server did not answer /healthz within 60 s")
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log.close()
 
 
 @dataclass

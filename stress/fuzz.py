@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -28,8 +27,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
 
 import fuzz_support as fz
 

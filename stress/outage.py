@@ -8,16 +8,13 @@ reported as a failed figure with the reason (never silently skipped).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
-
-import outage_support as osup  # found through the path set above
+import outage_support as osup
 
 from stress.figures import Figure
 

@@ -11,15 +11,11 @@ secret scans; ``--quick`` does one round on SQLite only.
 from __future__ import annotations
 
 import socket
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import security_support as sec  # found through the paths set above
+import security_support as sec
 
 from stress.figures import Figure
 

@@ -20,34 +20,8 @@ import git
 import pytest
 from click.testing import CliRunner, Result
 
+from repo_builder import EMAIL, acme_config, build_repo
 from schedsync.cli.main import cli
-
-CONFIG = textwrap.dedent("""\
-    version: 1
-    projects:
-      acme:
-        timezone: Europe/Berlin
-        schedulers:
-          aps:
-            type: apscheduler
-            jobstore: sqlalchemy
-            url: sqlite:///.schedsync/jobs.sqlite
-    """)
-EMAIL = textwrap.dedent("""\
-    # Email jobs: reviewed by the growth team.
-    schedules:
-      - name: email.digest
-        scheduler: aps
-        trigger_type: cron
-        trigger: {minute: "0", hour: "9", day_of_week: "1"}   # Mondays
-        task: schedsync.demo_tasks:send_digest
-        kwargs: {locale: en-US}
-      - name: email.ping
-        scheduler: aps
-        trigger_type: interval
-        trigger: {every: 5, period: minutes}
-        task: schedsync.demo_tasks:heartbeat
-    """)
 
 
 def run(repo: Path, *args: str) -> Result:
@@ -57,15 +31,7 @@ def run(repo: Path, *args: str) -> Result:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    (tmp_path / "schedules" / "acme").mkdir(parents=True)
-    (tmp_path / "schedsync.yaml").write_text(CONFIG)
-    (tmp_path / "schedules" / "acme" / "email.yaml").write_text(EMAIL)
-    (tmp_path / ".gitignore").write_text(".schedsync/\n")
-    g = git.Repo.init(tmp_path)
-    g.index.add(["schedsync.yaml", "schedules/acme/email.yaml", ".gitignore"])
-    g.index.commit("schedules", author=git.Actor("t", "t@example.com"),
-                   committer=git.Actor("t", "t@example.com"))
-    return tmp_path
+    return build_repo(tmp_path, acme_config(), {"schedules/acme/email.yaml": EMAIL})
 
 
 def jobs(repo: Path) -> dict[str, dict[str, Any]]:
@@ -122,14 +88,19 @@ def test_repo_edit_updates_and_disable_pauses(repo: Path) -> None:
     assert live["email.ping"]["row_next"] is None
 
 
-def test_live_edit_is_drift_with_origin_live_and_resync_repairs_it(repo: Path) -> None:
-    assert run(repo, "apply", "--auto-approve").exit_code == 0
+def _live_kwargs(repo: Path, key: str, kwargs: dict[str, Any]) -> None:
+    """A hand edit in the live store: the job's kwargs changed behind schedsync's back."""
     with sqlite3.connect(repo / ".schedsync" / "jobs.sqlite") as conn:
         state = pickle.loads(conn.execute(
-            "SELECT job_state FROM apscheduler_jobs WHERE id = 'email.digest'").fetchone()[0])
-        state["kwargs"] = {"locale": "de-DE"}
-        conn.execute("UPDATE apscheduler_jobs SET job_state = ? WHERE id = 'email.digest'",
-                     (pickle.dumps(state),))
+            "SELECT job_state FROM apscheduler_jobs WHERE id = ?", (key,)).fetchone()[0])
+        state["kwargs"] = kwargs
+        conn.execute("UPDATE apscheduler_jobs SET job_state = ? WHERE id = ?",
+                     (pickle.dumps(state), key))
+
+
+def test_live_edit_is_drift_with_origin_live_and_resync_repairs_it(repo: Path) -> None:
+    assert run(repo, "apply", "--auto-approve").exit_code == 0
+    _live_kwargs(repo, "email.digest", {"locale": "de-DE"})
     data = plan_json(repo)
     assert changes(data) == [("email.digest", "update", "live")]
     field = data["groups"][0]["changes"][0]["fields"][0]
@@ -142,12 +113,7 @@ def test_live_edit_is_drift_with_origin_live_and_resync_repairs_it(repo: Path) -
 
 def test_scheduler_to_repo_writes_the_live_value_into_the_yaml(repo: Path) -> None:
     assert run(repo, "apply", "--auto-approve").exit_code == 0
-    with sqlite3.connect(repo / ".schedsync" / "jobs.sqlite") as conn:
-        state = pickle.loads(conn.execute(
-            "SELECT job_state FROM apscheduler_jobs WHERE id = 'email.digest'").fetchone()[0])
-        state["kwargs"] = {"locale": "de-DE"}
-        conn.execute("UPDATE apscheduler_jobs SET job_state = ? WHERE id = 'email.digest'",
-                     (pickle.dumps(state),))
+    _live_kwargs(repo, "email.digest", {"locale": "de-DE"})
     before = (repo / "schedules" / "acme" / "email.yaml").read_text()
     result = run(repo, "resync", "--project", "acme", "--direction", "scheduler_to_repo")
     assert result.exit_code == 0, result.output

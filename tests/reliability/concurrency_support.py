@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,21 +24,14 @@ import git
 import httpx
 import yaml
 
+from repo_builder import acme_config, build_repo
+from server_process import ServerProcess
+
 PROJECT = "acme"
 BASE = f"/api/v1/projects/{PROJECT}/schedules"
 TASK = "schedsync.demo_tasks:heartbeat"
 HOT = ("hot.alpha", "hot.beta")  # schedules every writer patches: same schedule, same file
-CONFIG = textwrap.dedent("""\
-    version: 1
-    projects:
-      acme:
-        timezone: UTC
-        schedulers:
-          aps:
-            type: apscheduler
-            jobstore: sqlalchemy
-            url: sqlite:///.schedsync/jobs.sqlite
-    """)
+CONFIG = acme_config("UTC")
 
 
 def cli(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -59,13 +48,6 @@ def crashed(proc: subprocess.CompletedProcess[str]) -> bool:
     return proc.returncode == 3 or "Traceback" in proc.stdout + proc.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # -- the repository ---------------------------------------------------------------------
 
 
@@ -74,27 +56,12 @@ def schedule_yaml(name: str, minute: int, extra: str = "") -> str:
             f"    trigger: {{minute: \"{minute}\", hour: \"6\"}}\n    task: {TASK}\n{extra}")
 
 
-def make_repo(root: Path, files: dict[str, str], config: str = CONFIG) -> Path:
-    """A git repository holding ``schedsync.yaml`` and ``files``, committed once."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "schedsync.yaml").write_text(config)
-    (root / ".gitignore").write_text(".schedsync/\n")
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    repo = git.Repo.init(root)
-    repo.index.add(["schedsync.yaml", ".gitignore", *files])
-    actor = git.Actor("setup", "setup@example.com")
-    repo.index.commit("schedules", author=actor, committer=actor)
-    return root
-
-
 def writers_repo(root: Path) -> Path:
     """Two hot schedules in ``hot.yaml`` and one in ``shared.yaml``, applied live."""
     hot = "schedules:\n" + "".join(schedule_yaml(n, i) for i, n in enumerate(HOT))
     shared = "# Writers append here too.\nschedules:\n" + schedule_yaml("shared.seed", 5)
-    make_repo(root, {f"schedules/{PROJECT}/hot.yaml": hot,
-                     f"schedules/{PROJECT}/shared.yaml": shared})
+    build_repo(root, CONFIG, {f"schedules/{PROJECT}/hot.yaml": hot,
+                              f"schedules/{PROJECT}/shared.yaml": shared})
     applied = cli(root, "apply", "--auto-approve")
     if applied.returncode != 0:
         raise RuntimeError(f"initial apply failed: {applied.stdout}{applied.stderr}")
@@ -110,68 +77,6 @@ def make_token(root: Path, user: str = "writer") -> str:
         return store.create_token(user)
     finally:
         store.close()
-
-
-# -- the server process -----------------------------------------------------------------
-
-
-class ServerProcess:
-    """``schedsync serve`` (uvicorn) in its own process, its output kept in a file."""
-
-    def __init__(self, root: Path, token: str, log: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.log_path = log
-        self._log = log.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "schedsync", "--repo", str(root), "serve",
-             "--port", str(self.port), "--log-level", "warning"],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.output()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not start: {self.output()}")
-
-    def client(self, timeout: float = 180) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
-
-    def output(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(15)
-        self._log.close()
-
-
-@contextmanager
-def running_server(root: Path, token: str, log: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(root, token, log)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # -- the writers ------------------------------------------------------------------------
@@ -530,7 +435,7 @@ def concurrent_writes(tmp: Path, writers: int, writes: int, servers: int = 1) ->
     running: list[ServerProcess] = []
     try:
         for i in range(servers):
-            running.append(ServerProcess(root, token, tmp / f"server-{servers}-{i}.log"))
+            running.append(ServerProcess(root, tmp / f"server-{servers}-{i}.log", token))
         done, seconds = run_writers(running, writers, writes)
     finally:
         for server in running:
@@ -599,7 +504,7 @@ def apply_repo(root: Path, schedules: int, per_file: int = 250) -> Path:
         names = range(start, min(start + per_file, schedules))
         files[f"schedules/{PROJECT}/batch{start // per_file:03d}.yaml"] = (
             "schedules:\n" + "".join(schedule_yaml(f"batch.job{i:05d}", i % 60) for i in names))
-    return make_repo(root, files)
+    return build_repo(root, CONFIG, files)
 
 
 def two_applies(tmp: Path, schedules: int, wait: float, saved: bool) -> DoubleApply:

@@ -11,43 +11,30 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
 import requests
 import yaml
 from click.testing import CliRunner, Result
 from hypothesis import strategies as st
 
+from repo_builder import acme_config, build_repo
 from schedsync.cli.main import cli
 from schedsync.engine.diagnostics import Diagnostic
 from schedsync.engine.loader import load_document
 from schedsync.engine.validate import check_config, check_schedule_file
+from server_process import ServerProcess
 
 TRACEBACK = "Traceback (most recent call last)"
-CONFIG = textwrap.dedent("""\
-    version: 1
-    projects:
-      acme:
-        timezone: Europe/Berlin
-        min_interval: 5m
-        schedulers:
-          aps:
-            type: apscheduler
-            jobstore: sqlalchemy
-            url: sqlite:///.schedsync/jobs.sqlite
-    """)
+CONFIG = acme_config(min_interval="5m")
 GOOD = textwrap.dedent("""\
     # Email jobs
     schedules:
@@ -252,20 +239,9 @@ def check_config_bytes(content: bytes) -> list[Diagnostic]:
 
 
 def write_repo(root: Path, files: dict[str, bytes | str], *, commit: bool = True) -> Path:
-    """A schedule repository at ``root`` (a git repository with one commit)."""
-    root.mkdir(parents=True, exist_ok=True)
-    everything: dict[str, bytes | str] = {"schedsync.yaml": CONFIG, ".gitignore": ".schedsync/\n",
-                                          "schedules/acme/email.yaml": GOOD, **files}
-    for rel, content in everything.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-    if commit:
-        with git.Repo.init(root) as repo:  # closed: no git process outlives the test
-            repo.index.add(list(everything))
-            actor = git.Actor("fuzz", "fuzz@example.com")
-            repo.index.commit("schedules", author=actor, committer=actor)
-    return root
+    """A schedule repository at ``root``: ``CONFIG``, ``GOOD`` as email.yaml and
+    ``files`` over them, in one git commit unless ``commit`` is false."""
+    return build_repo(root, CONFIG, {"schedules/acme/email.yaml": GOOD, **files}, commit=commit)
 
 
 def invoke(args: list[str], cwd: Path | None = None) -> Result:
@@ -387,63 +363,20 @@ def make_token(root: Path, user: str = "fuzzer") -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    url: str
-    root: Path
-    token: str
-    process: subprocess.Popen[bytes]
-    log: Path
+class Server(ServerProcess):
+    """The shared server process, as the fuzzing tests name it."""
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.output()
 
 
 @contextlib.contextmanager
 def serve(root: Path, log_dir: Path) -> Iterator[Server]:
-    """``schedsync serve`` (uvicorn) on a free port, stopped afterwards."""
+    """``schedsync serve`` (uvicorn) on a free port with a global admin's token, stopped
+    afterwards; its log is a new file in ``log_dir``."""
     token = make_token(root)
-    port = free_port()
-    log = log_dir / f"serve-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "schedsync", "--repo", str(root), "serve", "--port",
-             str(port), "--log-level", "warning"],
-            cwd=root, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
-        yield Server(url, root, token, process, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"schedsync serve exited: {log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"schedsync serve did not answer /healthz: {log.read_text()}")
-
+    with Server(root, log_dir / f"serve-{uuid.uuid4().hex[:8]}.log", token) as server:
+        yield server
 
 
 # --- the API of a real server: schemathesis from the OpenAPI document, raw hostile bodies --
@@ -655,8 +588,6 @@ def fuzz_raw(server: Server, examples: int, report: ApiReport | None = None) -> 
 
 def _seed_schedule(server: Server, session: requests.Session) -> str:
     """A fresh valid schedule when the fuzzing deleted them all (not counted as input)."""
-    import uuid
-
     body = {"name": f"seed.{uuid.uuid4().hex[:12]}", "scheduler": "aps",
             "trigger_type": "interval", "trigger": {"every": 5, "period": "minutes"},
             "task": "jobs.run"}

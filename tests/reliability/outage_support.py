@@ -19,21 +19,24 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import concurrency_support as cs
 import httpx
-from concurrency_support import PROJECT, free_port, make_repo, make_token, running_server
+from concurrency_support import PROJECT, make_token
+
+from repo_builder import acme_config, build_repo
+from server_process import ServerProcess, free_port
 
 PG_USER = "postgres"  # the system user that runs a private cluster when we are root
+_Service = TypeVar("_Service", "PrivateRedis", "PrivatePostgres")
 
 # -- private services -------------------------------------------------------------------
 
@@ -259,17 +262,8 @@ class PostgresGate:
 def redbeat_store(redis_: PrivateRedis) -> Store:
     import redis
 
-    config = textwrap.dedent(f"""\
-        version: 1
-        projects:
-          {PROJECT}:
-            timezone: UTC
-            schedulers:
-              beat:
-                type: celery-beat
-                store: redbeat
-                url: {redis_.url}
-        """)
+    config = acme_config("UTC", scheduler="beat", settings={
+        "type": "celery-beat", "store": "redbeat", "url": redis_.url})
 
     def client() -> redis.Redis:
         return redis.Redis.from_url(redis_.url, decode_responses=True, socket_timeout=2)
@@ -287,17 +281,8 @@ def redbeat_store(redis_: PrivateRedis) -> Store:
 def apscheduler_pg_store(pg: PrivatePostgres) -> Store:
     import sqlalchemy as sa
 
-    config = textwrap.dedent(f"""\
-        version: 1
-        projects:
-          {PROJECT}:
-            timezone: UTC
-            schedulers:
-              aps:
-                type: apscheduler
-                jobstore: sqlalchemy
-                url: {pg.url}
-        """)
+    config = acme_config("UTC", settings={
+        "type": "apscheduler", "jobstore": "sqlalchemy", "url": pg.url})
 
     def rows(sql: str) -> list[Any]:
         engine = sa.create_engine(pg.url, poolclass=sa.pool.NullPool,
@@ -328,7 +313,7 @@ def outage_repo(root: Path, store: Store, schedules: int, per_file: int = 500) -
             f"    task: schedsync.demo_tasks:heartbeat\n"
             for i in range(start, min(start + per_file, schedules)))
         files[f"schedules/{PROJECT}/out{start // per_file:03d}.yaml"] = "schedules:\n" + body
-    return make_repo(root, files, store.config)
+    return build_repo(root, store.config, files)
 
 
 _APPLIED = re.compile(r"^\s+(created|updated|deleted|enabled|disabled) (\S+)/(\S+) on \S+$")
@@ -418,7 +403,7 @@ def check_report(report: ApplyReport, live: set[str], planned: set[str]) -> list
     return wrong
 
 
-def api_during_outage(server: cs.ServerProcess, scheduler: str, result: OutageResult) -> None:
+def api_during_outage(server: ServerProcess, scheduler: str, result: OutageResult) -> None:
     """Requests that need the store must get 503 scheduler_unavailable with the error
     body of the spec; reads served from the repository keep working."""
     base = f"/api/v1/projects/{PROJECT}/schedules"
@@ -492,7 +477,7 @@ def run_outage(tmp: Path, store: Store, schedules: int) -> OutageResult:
     root = outage_repo(tmp / f"repo-{uuid.uuid4().hex[:6]}", store, schedules)
     token = make_token(root)
     planned = {f"out.job{i:05d}" for i in range(schedules)}
-    with running_server(root, token, root.parent / f"{root.name}-server.log") as server:
+    with ServerProcess(root, root.parent / f"{root.name}-server.log", token) as server:
         gate = store.gate()
         proc = subprocess.Popen(
             [sys.executable, "-m", "schedsync", "--repo", str(root), "apply",
@@ -531,8 +516,7 @@ def _converge(root: Path, store: Store, result: OutageResult) -> None:
 
 
 @contextmanager
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
+def _running(server: _Service) -> Iterator[_Service]:
     try:
         server.start()
         yield server
@@ -540,14 +524,12 @@ def private_redis() -> Iterator[PrivateRedis]:
         server.close()
 
 
-@contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+def private_redis() -> AbstractContextManager[PrivateRedis]:
+    return _running(PrivateRedis())
+
+
+def private_postgres() -> AbstractContextManager[PrivatePostgres]:
+    return _running(PrivatePostgres())
 
 
 # -- a kill inside one write batch (RedBeat updates) ------------------------------------

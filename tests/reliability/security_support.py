@@ -23,8 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from api_support import CONFIG, EMAIL, OTHER, ROLES, make_repo
+from api_support import CONFIG, EMAIL, OTHER, make_repo, make_tokens
 
+from repo_builder import build_repo
 from schedsync.engine.state import StateStore
 
 STATE = ".schedsync/state.db"
@@ -131,14 +132,7 @@ def make_matrix_repo(root: Path, state: str = STATE) -> tuple[Path, dict[str, st
     files = {"schedules/acme/email.yaml": EMAIL, "schedules/other/report.yaml": OTHER,
              "schedules/acme/m.yaml": _targets_yaml(), "schedsync.yaml": config_with_state(state)}
     make_repo(root, files)
-    with StateStore.open(state, root) as store:
-        tokens = {}
-        for name, spec in {**ROLES, "revoked": {"roles": {"acme": "admin"}}}.items():
-            store.upsert_user(name, email=f"{name}@example.com", admin=spec.get("admin"),
-                              roles=spec.get("roles"))
-            tokens[name] = store.create_token(name)
-        store.revoke_tokens("revoked")
-    return root, tokens
+    return root, make_tokens(root, state)
 
 
 # -- running the cells -------------------------------------------------------------------
@@ -581,17 +575,7 @@ class _LogRecords:
 
 
 def _secret_repo(root: Path) -> Path:
-    import git
-
-    (root / "schedules" / "acme").mkdir(parents=True)
-    (root / "schedsync.yaml").write_text(SECRET_CONFIG)
-    (root / ".gitignore").write_text(".schedsync/\n")
-    (root / "schedules" / "acme" / "a.yaml").write_text(SECRET_SCHEDULES)
-    repo = git.Repo.init(root)
-    repo.index.add(["schedsync.yaml", ".gitignore", "schedules/acme/a.yaml"])
-    actor = git.Actor("t", "t@example.com")
-    repo.index.commit("schedules", author=actor, committer=actor)
-    return root
+    return build_repo(root, SECRET_CONFIG, {"schedules/acme/a.yaml": SECRET_SCHEDULES})
 
 
 def _run_cli(root: Path, env: dict[str, str], capture: Capture, name: str) -> str | None:

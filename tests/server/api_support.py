@@ -11,40 +11,13 @@ from typing import Any
 import git
 from starlette.testclient import TestClient
 
+from repo_builder import EMAIL, acme_config, build_repo
 from schedsync.engine.state import StateStore
 
-CONFIG = textwrap.dedent("""\
-    version: 1
-    projects:
-      acme:
-        timezone: Europe/Berlin
-        schedulers:
-          aps:
-            type: apscheduler
-            jobstore: sqlalchemy
-            url: sqlite:///.schedsync/jobs.sqlite
-      other:
-        schedulers:
-          aps:
-            type: apscheduler
-            jobstore: sqlalchemy
-            url: sqlite:///.schedsync/other-jobs.sqlite
-    """)
-EMAIL = textwrap.dedent("""\
-    # Email jobs: reviewed by the growth team.
-    schedules:
-      - name: email.digest
-        scheduler: aps
-        trigger_type: cron
-        trigger: {minute: "0", hour: "9", day_of_week: "1"}   # Mondays
-        task: schedsync.demo_tasks:send_digest
-        kwargs: {locale: en-US}
-      - name: email.ping
-        scheduler: aps
-        trigger_type: interval
-        trigger: {every: 5, period: minutes}
-        task: schedsync.demo_tasks:heartbeat
-    """)
+# acme as in every APScheduler test, and a second project with a store of its own.
+CONFIG = acme_config() + (
+    "  other:\n    schedulers:\n      aps:\n        type: apscheduler\n"
+    "        jobstore: sqlalchemy\n        url: sqlite:///.schedsync/other-jobs.sqlite\n")
 OTHER = textwrap.dedent("""\
     schedules:
       - name: report.weekly
@@ -64,24 +37,14 @@ ROLES: dict[str, dict[str, Any]] = {
 
 
 def make_repo(root: Path, files: dict[str, str] | None = None) -> Path:
+    """``CONFIG`` with ``files`` (by default ``EMAIL`` in acme and ``OTHER`` in other)."""
     files = files or {"schedules/acme/email.yaml": EMAIL, "schedules/other/report.yaml": OTHER}
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "schedsync.yaml").write_text(CONFIG)
-    (root / ".gitignore").write_text(".schedsync/\n")
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    g = git.Repo.init(root)
-    g.index.add(["schedsync.yaml", ".gitignore", *files])
-    actor = git.Actor("t", "t@example.com")
-    g.index.commit("schedules", author=actor, committer=actor)
-    return root
+    return build_repo(root, CONFIG, files)
 
 
-def make_tokens(root: Path) -> dict[str, str]:
-    """One token per role of ``ROLES``, plus a revoked one."""
-    store = StateStore.open(".schedsync/state.db", root)
-    try:
+def make_tokens(root: Path, state: str = ".schedsync/state.db") -> dict[str, str]:
+    """One token per role of ``ROLES``, plus a revoked one, in the state at ``state``."""
+    with StateStore.open(state, root) as store:
         tokens = {}
         for name, spec in {**ROLES, "revoked": {"roles": {"acme": "admin"}}}.items():
             store.upsert_user(name, email=f"{name}@example.com", admin=spec.get("admin"),
@@ -89,8 +52,6 @@ def make_tokens(root: Path) -> dict[str, str]:
             tokens[name] = store.create_token(name)
         store.revoke_tokens("revoked")
         return tokens
-    finally:
-        store.close()
 
 
 @dataclass

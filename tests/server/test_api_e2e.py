@@ -3,13 +3,9 @@ APScheduler SQLite job store, driven over HTTP."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,76 +17,35 @@ from api_support import make_repo, make_tokens
 from test_api_writes import diff_stat, jobs
 
 from schedsync.engine.workspace import Workspace
+from server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 BASE = "/api/v1/projects/acme/schedules"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+class Server(ServerProcess):
+    """The shared server process with a client of the global admin that fails on a 500."""
 
-
-class Server:
     def __init__(self, root: Path, token: str) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (root.parent / "server.log").open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "schedsync", "--repo", str(root), "serve", "--port",
-             str(self.port), "--log-level", "warning"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
-        )
-        self.client = httpx.Client(base_url=self.url, timeout=60,
-                                   headers={"Authorization": f"Bearer {token}"})
-        self._wait()
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.output()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.output()}")
-
-    def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return (self.root.parent / "server.log").read_text(errors="replace")
+        super().__init__(root, root.parent / "server.log", token)
+        self.http = self.client(timeout=60)
 
     def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        response = self.client.request(method, path, **kw)
+        response = self.http.request(method, path, **kw)
         assert response.status_code != 500, response.text
         return response
 
     def stop(self) -> None:
-        self.client.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log.close()
+        self.http.close()
+        super().stop()
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     root = make_repo(tmp_path / "repo")
     tokens = make_tokens(root)
-    srv = Server(root, tokens["global"])
-    try:
+    with Server(root, tokens["global"]) as srv:
         yield srv
-    finally:
-        srv.stop()
     assert "Traceback" not in srv.output(), srv.output()
 
 
@@ -191,8 +146,7 @@ def test_sixteen_concurrent_writers_lose_nothing(server: Server) -> None:
     def write(i: int) -> None:
         # Half share one file, half get their own: both kinds of contention.
         name = f"shared.job{i:02d}" if i % 2 else f"own{i:02d}.job"
-        with httpx.Client(base_url=server.url, timeout=120,
-                          headers=server.client.headers) as client:
+        with server.client(timeout=120) as client:
             results[name] = client.post(BASE, json=new(name)).status_code
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
@@ -218,12 +172,11 @@ def test_sixteen_concurrent_writers_lose_nothing(server: Server) -> None:
 def _sixteen_concurrent_patches(server: Server, names: list[str]) -> None:
     """Single-schedule edits (the item path), eight of them into one shared file."""
     ids = {item["name"]: item["id"] for item in
-           server.client.get(BASE, params={"limit": 500}).json()["items"]}
+           server.http.get(BASE, params={"limit": 500}).json()["items"]}
     statuses: dict[str, int] = {}
 
     def patch(name: str) -> None:
-        with httpx.Client(base_url=server.url, timeout=120,
-                          headers=server.client.headers) as client:
+        with server.client(timeout=120) as client:
             body = {"description": f"patched {name}"}
             statuses[name] = client.patch(f"{BASE}/{ids[name]}", json=body).status_code
 
@@ -259,7 +212,7 @@ def _response(sock: socket.socket) -> bytes:
 
 
 def test_huge_bodies_are_refused_without_being_read(server: Server) -> None:
-    token = server.client.headers["authorization"].encode()
+    token = server.headers["Authorization"].encode()
     head = (b"POST " + BASE.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: " + token +
             b"\r\nContent-Type: application/json\r\n")
     # A declared length over 1 MiB: answered before a single body byte is sent.
