@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from schedsync.engine.config import find_repo_root
+from schedsync.engine.config import CONFIG_NAME, find_repo_root
 from schedsync.engine.errors import ConfigError, NotFound, ValidationFailed
-from schedsync.engine.repository import LoadedRepository, RepoSchedule, load_repository
+from schedsync.engine.repository import (
+    LoadedRepository,
+    RepoSchedule,
+    load_repository,
+    load_repository_from_files,
+)
 
 if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
@@ -37,6 +42,24 @@ class Workspace:
         repo = load_repository(repo_root)
         if repo.diagnostics.has_errors and not allow_invalid:
             raise ValidationFailed(_errors_summary(repo))
+        if repo.config is None:
+            raise ValidationFailed(_errors_summary(repo))
+        return cls(repo_root, repo)
+
+    @classmethod
+    def open_config(cls, root: Path | None = None) -> Workspace:
+        """The repository's ``schedsync.yaml`` alone, no schedule files read: for what
+        needs only the config and the state file (``state check``, ``state unlock``),
+        which must work whatever the schedules are, broken or not written yet."""
+        repo_root = find_repo_root(root)
+        try:
+            content = (repo_root / CONFIG_NAME).read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {CONFIG_NAME}: {exc.strerror or exc}; check its permissions."
+            ) from None
+        repo = load_repository_from_files({CONFIG_NAME: content})
+        repo.root = repo_root
         if repo.config is None:
             raise ValidationFailed(_errors_summary(repo))
         return cls(repo_root, repo)

@@ -13,24 +13,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from repo_builder import acme_config, build_repo
 from schedsync.cli.main import cli
 from schedsync.engine.state import StateStore
 
-CONFIG = """\
-version: 1
-projects:
-  acme:
-    schedulers:
-      aps: {type: apscheduler, url: "sqlite:///.schedsync/jobs.sqlite"}
-"""
+CONFIG = acme_config()
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    (tmp_path / "schedules" / "acme").mkdir(parents=True)
-    (tmp_path / "schedsync.yaml").write_text(CONFIG)
-    (tmp_path / "schedules" / "acme" / "a.yaml").write_text("schedules: []\n")
-    return tmp_path
+    return build_repo(tmp_path, CONFIG, {"schedules/acme/a.yaml": "schedules: []\n"},
+                      commit=False)
 
 
 def run(repo: Path, *args: str, stdin: str | None = None) -> Result:
@@ -154,6 +147,19 @@ def test_a_running_holder_is_kept_unless_forced(repo: Path) -> None:
 def test_state_commands_work_when_the_yaml_is_broken(repo: Path) -> None:
     (repo / "schedules" / "acme" / "a.yaml").write_text("schedules: [\n")
     assert run(repo, "check").exit_code == 0
+
+
+def test_state_commands_work_before_the_first_schedule_file(tmp_path: Path) -> None:
+    # A fresh repository, schedsync.yaml and nothing else: the state needs no more.
+    root = build_repo(tmp_path, CONFIG, commit=False)
+    checked = run(root, "check")
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.splitlines()[0] == f"State {root / '.schedsync' / 'state.db'}: OK"
+    assert run(root, "unlock").output == "The apply lock is free; nothing to do.\n"
+    stale_lock(root)
+    broken = run(root, "unlock", stdin="y\n")
+    assert broken.exit_code == 0, broken.output
+    assert lock_holder(root) is None
 
 
 def set_lock(repo: Path, **values: str) -> None:

@@ -26,8 +26,9 @@ def command() -> None:
 def _open_state(ctx: click.Context) -> tuple[Workspace, StateStore]:
     from schedsync.engine.workspace import Workspace
 
-    # The state stands apart from the YAML: a broken schedule file must not hide it.
-    ws = Workspace.open(repo_option(ctx), allow_invalid=True)
+    # The state stands apart from the schedules: broken or missing schedule files must
+    # not hide it, so only schedsync.yaml is read.
+    ws = Workspace.open_config(repo_option(ctx))
     try:
         return ws, ws.state
     except BaseException:
