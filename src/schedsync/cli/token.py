@@ -69,7 +69,7 @@ def create(
     _check_author_part(user, "--user")
     if email is not None:
         _check_author_part(email, "--email")
-    ws = Workspace.open(repo_option(ctx), allow_invalid=True)
+    ws = Workspace.open_config(repo_option(ctx))
     try:
         parsed = _parse_roles(roles, set(ws.config.projects))
         found = ws.state.upsert_user(user, email=email, admin=True if admin else None,
@@ -90,7 +90,7 @@ def revoke(ctx: click.Context, user: str) -> None:
     """End every token and browser session of a user."""
     from schedsync.engine.workspace import Workspace
 
-    ws = Workspace.open(repo_option(ctx), allow_invalid=True)
+    ws = Workspace.open_config(repo_option(ctx))
     try:
         ended = ws.state.revoke_tokens(user)
     finally:
