@@ -30,6 +30,7 @@ from schedsync.engine.spec import spec_hash
 
 if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
+    from schedsync.engine.state.fresh import PlannedIds
     from schedsync.engine.workspace import Workspace
 
 PLAN_FORMAT_VERSION = 1
@@ -201,11 +202,12 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]
     for change in pending:
         if change.renamed_from:
             state.rename_schedule(group.project, change.renamed_from, change.name)
-    # A large apply makes the identity rows first, in one transaction, so recording a
-    # batch is one upsert; a small one (a server write) makes them as it records.
-    ids = state.schedule_ids(
+    # A large apply reads or derives the schedule ids once, so recording a batch is
+    # plain INSERTs for schedules new to the state (most of a large apply) and one
+    # upsert for the others; a small one (a server write) looks them up as it records.
+    ids = state.plan_schedule_ids(
         group.project, [c.name for c in pending if c.desired is not None]
-    ) if len(pending) > _FIRST_BATCH else {}
+    ) if len(pending) > _FIRST_BATCH else None
     in_sync = [c for c in pending if not c.is_change]
     if in_sync:
         _record(ws, group, in_sync, ids)
@@ -244,7 +246,7 @@ def _apply_batch(
 
 
 def _record(
-    ws: Workspace, group: SchedulerPlan, changes: Sequence[Change], ids: dict[str, str]
+    ws: Workspace, group: SchedulerPlan, changes: Sequence[Change], ids: PlannedIds | None
 ) -> None:
     if not changes:
         return
@@ -252,7 +254,7 @@ def _record(
         (c.name, c.entry_key, None if c.action is Action.DELETE else c.desired)
         for c in changes
     ]
-    ws.state.record_applied_many(group.project, group.scheduler, items, ids=ids)
+    ws.state.record_applied_many(group.project, group.scheduler, items, planned=ids)
 
 
 _OP_KINDS = {

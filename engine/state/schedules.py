@@ -94,21 +94,11 @@ def ensure_many(
             if name not in ids:
                 ids[name] = ensure(conn, project, name, now).id
         return ids
-    known = _project_ids(conn, project)
-    # Ids collide only within a project (uuid5 of "project/name"): a renamed schedule
-    # keeps the id of its old name.
-    taken = set(known.values())
+    known = project_ids(conn, project)
     stamp = format_instant(now)
-    rows = []
-    for name in wanted:
-        if name in known:
-            continue
-        new_id = uuid5_text(f"{project}/{name}")  # the natural id, unless it is taken
-        if new_id in taken:
-            new_id = first_free_id(project, name, taken.__contains__)
-        taken.add(new_id)
-        rows.append({"id": new_id, "project": project, "name": name,
-                     "created_at": stamp, "updated_at": stamp})
+    derived = derive_ids(project, [n for n in wanted if n not in known], set(known.values()))
+    rows = [{"id": new_id, "project": project, "name": name,
+             "created_at": stamp, "updated_at": stamp} for name, new_id in derived.items()]
     if insert_ignore(conn, t, rows, plain=True) == len(rows):
         # Every new row went in (none lost a race): the ids are those read and made.
         return {**{name: known[name] for name in wanted if name in known},
@@ -120,9 +110,23 @@ def ensure_many(
     return ids
 
 
-def _project_ids(conn: sa.Connection, project: str) -> dict[str, str]:
+def project_ids(conn: sa.Connection, project: str) -> dict[str, str]:
     query = sa.select(t.c.name, t.c.id).where(t.c.project == project)
     return {r.name: r.id for r in conn.execute(query)}
+
+
+def derive_ids(project: str, names: Iterable[str], taken: set[str]) -> dict[str, str]:
+    """Ids for new records of ``names``: the natural id (uuid5 of ``project/name``)
+    unless it is ``taken``, then the next free derivation. Ids collide only within a
+    project: a renamed schedule keeps the id of its old name. Adds the ids to ``taken``."""
+    ids = {}
+    for name in dict.fromkeys(names):
+        new_id = uuid5_text(f"{project}/{name}")
+        if new_id in taken:
+            new_id = first_free_id(project, name, taken.__contains__)
+        taken.add(new_id)
+        ids[name] = new_id
+    return ids
 
 
 def _has_history(conn: sa.Connection, schedule_id: str) -> bool:

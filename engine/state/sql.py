@@ -84,6 +84,41 @@ def executemany(conn: sa.Connection, stmt: sa.ClauseElement, rows: Sequence[Row]
     return conn.exec_driver_sql(str(compiled), params).rowcount
 
 
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """A plain INSERT of ``rows`` (tuples in the order of ``columns``, database values as
+    for ``executemany``), as one ``executemany``; a duplicate key raises IntegrityError."""
+    if not rows:
+        return
+    sql, order = _insert_sql(conn.dialect, table, tuple(columns))
+    params: Sequence[Any] = rows
+    if order is None:  # named parameters
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    elif order != tuple(range(len(columns))):
+        params = [tuple(row[i] for i in order) for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[int, ...] | None]] = {}
+
+
+def _insert_sql(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[int, ...] | None]:
+    """The INSERT's text, and for positional parameters where each column goes."""
+    key = (f"{dialect.name}:{dialect.paramstyle}", table.name, columns)
+    found = _INSERTS.get(key)
+    if found is None:
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+        assert isinstance(compiled, SQLCompiler)  # a DML statement always compiles to one
+        order = None
+        if dialect.positional:
+            order = tuple(columns.index(name) for name in compiled.positiontup or [])
+        found = _INSERTS[key] = (str(compiled), order)
+    return found
+
+
 def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
     batch: list[str] = []
     for value in values:

@@ -21,7 +21,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schedsync.engine.state import apply_lock, auth, bindings, fires, integrity, schedules
+from schedsync.engine.state import (
+    apply_lock,
+    auth,
+    bindings,
+    fires,
+    fresh,
+    integrity,
+    schedules,
+)
 from schedsync.engine.state import audit as audit_log
 from schedsync.engine.state.coltypes import to_utc, utcnow
 from schedsync.engine.state.connect import WRITE_OPTION, make_engine
@@ -179,6 +187,12 @@ class StateStore:
         with self._write() as conn:
             return schedules.ensure_many(conn, project, names, utcnow())
 
+    def plan_schedule_ids(self, project: str, names: list[str]) -> fresh.PlannedIds:
+        """Ids for ``names`` without writing: known ones read, new ones derived (the
+        records are written with their first bindings, see ``record_applied_many``)."""
+        with self._read() as conn:
+            return fresh.plan(conn, project, names)
+
     def schedule_records(self, project: str) -> dict[str, ScheduleRecord]:
         with self._read() as conn:
             return schedules.all_in(conn, project)
@@ -236,20 +250,56 @@ class StateStore:
         *,
         managed: bool = True,
         ids: dict[str, str] | None = None,
+        planned: fresh.PlannedIds | None = None,
     ) -> None:
         """``ids`` (from ``schedule_ids``) spares the look-up of the schedules' records;
-        should one have gone meanwhile, the batch is recorded again without them."""
-        if ids:
-            try:
-                with self._write() as conn:
-                    bindings.record(conn, project, scheduler, items, managed=managed,
-                                    now=utcnow(), ids=ids)
+        ``planned`` (from ``plan_schedule_ids``, same project) too, and the names it
+        found without a record get theirs and their bindings by plain INSERTs. Should a
+        record have gone or come meanwhile, the batch is recorded again the general way."""
+        now = utcnow()
+        if planned is not None:
+            if planned.project != project:
+                raise ValueError(f"ids planned for project {planned.project!r}, not {project!r}")
+            new, rest = fresh.split(planned, items)
+            known = {n: planned.ids[n] for n, _, _ in rest
+                     if n in planned.ids and n not in planned.fresh}
+            if self._try_record(project, scheduler, rest, managed=managed, now=now,
+                                ids=known, planned=planned, new=new):
+                planned.fresh.difference_update(name for name, _, _ in new)
                 return
-            except StateError as exc:  # _guard's wrapping of the driver's error
-                if not isinstance(exc.__cause__, sa.exc.IntegrityError):
-                    raise
+            planned.fresh.difference_update(name for name, _, _ in items)
+        elif ids and self._try_record(project, scheduler, items, managed=managed, now=now,
+                                      ids=ids):
+            return
         with self._write() as conn:
-            bindings.record(conn, project, scheduler, items, managed=managed, now=utcnow())
+            bindings.record(conn, project, scheduler, items, managed=managed, now=now)
+
+    def _try_record(
+        self,
+        project: str,
+        scheduler: str,
+        items: list[tuple[str, str, dict[str, Any] | None]],
+        *,
+        managed: bool,
+        now: datetime,
+        ids: dict[str, str],
+        planned: fresh.PlannedIds | None = None,
+        new: list[tuple[str, str, dict[str, Any] | None]] | None = None,
+    ) -> bool:
+        """Record with the ids known beforehand; False when a unique or foreign key
+        says they no longer hold (nothing is written then)."""
+        try:
+            with self._write() as conn:
+                if planned is not None and new:
+                    fresh.insert(conn, planned, scheduler, new, managed=managed, now=now)
+                if items:
+                    bindings.record(conn, project, scheduler, items, managed=managed,
+                                    now=now, ids=ids)
+            return True
+        except StateError as exc:  # _guard's wrapping of the driver's error
+            if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                raise
+            return False
 
     # -- run times -------------------------------------------------------------------
 
