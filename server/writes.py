@@ -88,7 +88,10 @@ def commit_edit(
     commit: str | None = result.commit
     ws.repo = after
     if result.rebased:  # other commits came in under ours: read what is there now
+        from schedsync.server.context import refreeze_everything
+
         ws.reload()
+        refreeze_everything(full=False)  # a reload, not a few swapped objects
     ctx.seen_head = commit
     return commit
 
@@ -127,7 +130,7 @@ def run_write(
             record_state(ws, slug, edit)
             if ws.repo is not before:  # files changed (committed, or no git at all)
                 # A rename moved a record to another name: the cached ones must go.
-                ctx.publish(ws.repo, records=edit.renamed_from is not None)
+                ctx.publish(ws.repo, records=edit.renamed_from is not None, small=True)
     except ApiError as exc:
         audit(ws, caller, action, slug, target, f"refused: {exc.code}", details)
         raise
