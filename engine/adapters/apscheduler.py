@@ -125,6 +125,10 @@ def dump_state(state: JobState) -> tuple[bytes, float | None]:
     return dumps_job_state(state), run_time_timestamp(state["next_run_time"])
 
 
+# The state and row of each job a chunk creates, by key.
+Created = dict[str, tuple[JobState, tuple[bytes, float | None]]]
+
+
 class _ChunkPlan:
     """Carries out the operations of one chunk on an in-memory view of its rows, then
     says which rows to insert, update and delete."""
@@ -134,7 +138,7 @@ class _ChunkPlan:
         rows: dict[str, tuple[bytes, float | None]],
         now: datetime,
         executor: str,
-        created: dict[str, tuple[JobState, tuple[bytes, float | None]]],
+        created: Created,
     ) -> None:
         self.rows = rows
         self.now = now
@@ -205,21 +209,28 @@ class _ChunkPlan:
         return changes
 
 
-def _prepare_creates(
-    chunk: Sequence[Operation], now: datetime, executor: str
-) -> dict[str, tuple[JobState, tuple[bytes, float | None]]]:
+def _prepare_creates(chunk: Sequence[Operation], now: datetime, executor: str) -> Created:
     """The state and row of every job the chunk creates, built before its transaction
     (which then only checks that the ids are free). One that cannot be built is left
     to the transaction, which reports why."""
-    created = {}
+    created: Created = {}
+    # Jobs of one trigger share their next run time: its timestamp is taken once.
+    stamps: dict[int, float | None] = {}
     for op in chunk:
         if op.kind is OpKind.CREATE and op.spec is not None and op.key not in created:
             try:
                 state = new_state(op.key, op.spec, executor, now)
-                created[op.key] = (state, dump_state(state))
+                moment = state["next_run_time"]
+                stamp = stamps.get(id(moment), _UNSET)
+                if stamp is _UNSET:
+                    stamp = stamps[id(moment)] = run_time_timestamp(moment)
+                created[op.key] = (state, (dumps_job_state(state), stamp))
             except (FatalError, ValueError, TypeError, LookupError):
                 continue
     return created
+
+
+_UNSET = -1.0  # compared by identity: "not taken yet"
 
 
 def _spec(op: Operation) -> Spec:
@@ -290,8 +301,14 @@ class APSchedulerAdapter(AdapterBase):
         results: list[OpResult] = []
         now = datetime.now(UTC)
         created = _prepare_creates(chunk, now, self.config.executor)
+        # Only new, distinct keys, all built: nothing to read or decide job by job.
+        only_creates = len(created) == len(chunk) and all(
+            op.kind is OpKind.CREATE and op.key in created for op in chunk)
 
         def decide(rows: dict[str, tuple[bytes, float | None]]) -> Changes:
+            if only_creates and not rows:
+                results[:] = [OpResult(op, ok=True) for op in chunk]
+                return Changes(inserts={op.key: created[op.key][1] for op in chunk})
             plan = _ChunkPlan(rows, now, self.config.executor, created)
             results[:] = [plan.run(op) for op in chunk]
             return plan.changes()

@@ -18,6 +18,7 @@ import datetime as _dt
 import functools
 import importlib
 import io
+import operator
 import pickle
 import threading
 import zoneinfo
@@ -275,13 +276,51 @@ def _fast_dumps(value: Any) -> bytes:
     return buffer.getvalue()
 
 
+_OWN_KEYS = ("version", "id", "func", "executor", "args", "kwargs", "name",
+             "misfire_grace_time", "coalesce", "max_instances")
+_OWN_VALUES = operator.itemgetter(*_OWN_KEYS)
+_OWN_TEMPLATE = [x for key in _OWN_KEYS for x in (key, None)]
+
+
+def _usual_own_items(state: dict[str, Any]) -> list[Any] | None:
+    """The own fields as ``[key, value, ...]`` when they are the usual ones (every job
+    schedsync writes): APScheduler's twelve keys, scalars but for args (a tuple) and
+    kwargs (a dict) that hold scalars. Such a tree is plain (``_plain_tree``) without
+    walking it. None for any other state."""
+    if len(state) != 12:
+        return None
+    try:
+        values = _OWN_VALUES(state)
+    except KeyError:
+        return None
+    args, kwargs = values[4], values[5]
+    plain = (
+        type(args) is tuple
+        and type(kwargs) is dict
+        and _SCALARS.issuperset(map(type, values[:4]))
+        and _SCALARS.issuperset(map(type, values[6:]))
+        and _SCALARS.issuperset(map(type, args))
+        and _SCALARS.issuperset(map(type, kwargs))
+        and _SCALARS.issuperset(map(type, kwargs.values()))
+    )
+    if not plain:
+        return None
+    items = _OWN_TEMPLATE.copy()
+    items[1::2] = values
+    return items
+
+
 def dumps_job_state(state: dict[str, Any]) -> bytes:
     """``pickle.dumps(state)``, reusing the pickled trigger and next run time (above)."""
     if "trigger" not in state or "next_run_time" not in state:
         return pickle.dumps(state, PROTOCOL)
     part = _shared_part(state["trigger"], state["next_run_time"])
-    rest = [x for item in state.items() if item[0] not in _SHARED for x in item]
-    if part is None or not 2 <= len(rest) <= 1000 or not _plain_tree(rest):
+    rest = _usual_own_items(state)
+    plain = rest is not None
+    if rest is None:
+        rest = [x for item in state.items() if item[0] not in _SHARED for x in item]
+        plain = _plain_tree(rest)
+    if part is None or not plain or not 2 <= len(rest) <= 1000:
         return pickle.dumps(state, PROTOCOL)
     items = _list_items(_fast_dumps(rest), _FAST_LIST)
     if items is None:

@@ -444,3 +444,57 @@ def test_a_shared_trigger_reuses_its_next_fire_time_only_until_it_passes() -> No
     assert first_run(trigger, nine) == nine
     assert first_run(trigger, nine + timedelta(seconds=1)) == nine + timedelta(days=1)
     assert first_run(trigger, morning) == nine  # an earlier moment is worked out again
+
+
+def _loaded(blob: bytes, key: str) -> dict[str, Any]:
+    """A row's state with its own id and name masked, its trigger as its state."""
+    state: dict[str, Any] = pickle.loads(blob)
+    assert state["id"] == state["name"] == key
+    return {**state, "id": "", "name": "", "trigger": state["trigger"].__getstate__()}
+
+
+def test_a_batch_of_only_creates_writes_what_the_general_path_writes(
+    adapter: APSchedulerAdapter,
+) -> None:
+    def specs(prefix: str) -> list[tuple[str, Spec]]:
+        made = [(f"{prefix}-{i:03}", make_spec(
+            name=f"{prefix}-{i:03}", trigger_type="cron",
+            trigger={"minute": str(i % 60), "hour": str(i % 24)}, task="apptasks:work",
+            args=[i, "x"], kwargs={"n": {"deep": [1, 2]}} if i % 2 else {"batch": "b"},
+            timezone=BERLIN)) for i in range(120)]
+        made.append((f"{prefix}-off", {**cron(f"{prefix}-off", hour="3"), "enabled": False,
+                                       "args": []}))
+        made.append((f"{prefix}-once", make_spec(
+            name=f"{prefix}-once", trigger_type="clocked",
+            trigger={"run_at": "2031-05-01T08:00:00Z"}, task="apptasks:work")))
+        return made
+
+    fast = [Operation(OpKind.CREATE, key, spec) for key, spec in specs("fast")]
+    # A delete of an absent key in the batch takes the general path, job by job.
+    general = [*(Operation(OpKind.CREATE, key, spec) for key, spec in specs("slow")),
+               Operation(OpKind.DELETE, "never-there", None)]
+    assert all(r.ok for r in adapter.apply(fast))
+    assert all(r.ok for r in adapter.apply(general))
+    rows = raw_rows(adapter)
+    assert len(rows) == 2 * 122
+    for key, _ in specs("fast"):
+        twin = key.replace("fast", "slow")
+        assert _loaded(rows[key][0], key) == _loaded(rows[twin][0], twin)
+        assert rows[key][1] == rows[twin][1]
+    assert rows["fast-off"][1] is None
+
+
+def test_an_id_taken_in_a_batch_of_only_creates_is_refused_alone(
+    adapter: APSchedulerAdapter,
+) -> None:
+    adapter.create("taken", every("taken", 1))
+    before = raw_rows(adapter)["taken"]
+    ops = [Operation(OpKind.CREATE, f"new-{i}", every(f"new-{i}", i + 1)) for i in range(5)]
+    ops.insert(2, Operation(OpKind.CREATE, "taken", every("taken", 7)))
+    results = list(adapter.apply(ops))
+    assert [r.op for r in results] == ops
+    assert [r.op.key for r in results if not r.ok] == ["taken"]
+    assert "already exists" in (results[2].error or "")
+    rows = raw_rows(adapter)
+    assert rows["taken"] == before
+    assert set(rows) == {"taken", *(f"new-{i}" for i in range(5))}

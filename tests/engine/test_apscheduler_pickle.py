@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from schedsync.engine.adapters import apscheduler_pickle
 from schedsync.engine.adapters.apscheduler import read_job
 from schedsync.engine.adapters.apscheduler_pickle import (
     dumps_job_state,
@@ -168,3 +170,32 @@ def test_own_fields_pickled_without_a_memo_restore_exactly() -> None:
         assert _restored(blob, pickle.loads) == _restored(pickle.dumps(state), pickle.loads)
     again = pickle.loads(dumps_job_state(_state(cron, args=(shared,), kwargs={"k": shared})))
     assert again["args"][0] is again["kwargs"]["k"]
+
+
+def test_usual_states_skip_the_walk_and_pickle_as_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The states schedsync writes (scalars; args and kwargs of scalars) take a shortcut
+    # past _plain_tree; the bytes are those of the walk, and restore as plain pickles do.
+    cron = CronTrigger(minute="7", hour="3", timezone=ZoneInfo("Europe/Berlin"))
+    usual = [
+        _state(cron, args=(), kwargs={}),
+        _state(cron, args=(1, "a", 2.5, None, True, b"x"), kwargs={"k": "v", "n": 3}),
+        _state(IntervalTrigger(minutes=5, timezone=UTC), args=("ü",), kwargs={"ß": None},
+               next_run_time=None),
+    ]
+    # Not usual: a list inside args, a thirteenth key, a missing key, a list as args.
+    unusual = [_state(cron), {**_state(cron, args=()), "extra": 1},
+               {k: v for k, v in _state(cron, args=()).items() if k != "coalesce"},
+               _state(cron, args=[1])]
+    for state in usual:
+        assert apscheduler_pickle._usual_own_items(state) is not None
+    for state in unusual:
+        assert apscheduler_pickle._usual_own_items(state) is None
+    shortcut = [dumps_job_state(state) for state in usual + unusual]
+    monkeypatch.setattr(apscheduler_pickle, "_usual_own_items", lambda state: None)
+    walked = [dumps_job_state(state) for state in usual + unusual]
+    assert shortcut == walked
+    for state, blob in zip(usual + unusual, shortcut, strict=True):
+        plain = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+        assert _restored(blob, pickle.loads) == _restored(plain, pickle.loads)
