@@ -137,7 +137,12 @@ def _edit(ws: Workspace, writer: Any, change: Change, texts: dict[str, str], yam
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+    """The text exactly as stored: ``read_text``'s universal newlines would turn a CRLF
+    file into LF, and the write would then rewrite every line of it."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
 
 
 def _refuse_invalid(ws: Workspace, texts: dict[str, str]) -> None:

@@ -56,8 +56,12 @@ class WriteResult:
 
 
 def read_text(root: Path, rel: str) -> str:
-    path = root / rel
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    """The file's text exactly as stored ("" when absent). Not ``Path.read_text``: its
+    universal newlines turned a CRLF file into LF, and the write then rewrote every line."""
+    try:
+        return (root / rel).read_bytes().decode("utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
 
 
 def commit_edit(

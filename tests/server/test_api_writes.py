@@ -197,6 +197,46 @@ def test_patch_of_one_field_is_a_one_line_diff(api: Api) -> None:
     assert jobs(api.root)["email.digest"]["trigger"].fields[5].expressions[0].first == 10
 
 
+def test_a_crlf_file_keeps_its_line_endings(tmp_path: Path) -> None:
+    from api_support import make_repo, make_tokens
+    from starlette.testclient import TestClient
+
+    from repo_builder import EMAIL as SEED
+    from schedsync.engine.spec import make_spec
+    from schedsync.engine.workspace import Workspace
+    from schedsync.server import create_app
+
+    root = make_repo(tmp_path / "repo", {EMAIL: SEED.replace("\n", "\r\n"),
+                                         "schedules/other/report.yaml": "schedules: []\n"})
+    with TestClient(create_app(root)) as client:
+        crlf = Api(client, root, make_tokens(root))
+        ids = crlf.ids()
+        sid = next(iter(ids.values()))
+        response = crlf.call("PATCH", f"{BASE}/{sid}", json={"description": "in CRLF"})
+        assert response.status_code == 200, response.text
+        assert diff_stat(root).endswith("1 file changed, 1 insertion(+)\n")
+        assert crlf.call("POST", f"{BASE}/{sid}/disable").status_code == 200
+        assert diff_stat(root).endswith("1 file changed, 1 insertion(+)\n")  # enabled: false
+        # An import from the live store writes through engine/livewrite.py.
+        ws = Workspace.open(root)
+        try:
+            ws.adapter("acme", "aps").create("email.extra", make_spec(
+                name="email.extra", trigger_type="interval", trigger={"every": 1, "period":
+                "hours"}, task="schedsync.demo_tasks:heartbeat", timezone="Europe/Berlin"))
+        finally:
+            ws.close()
+        imported = crlf.call("POST", f"{BASE}:import", json={"scheduler": "aps"})
+        assert imported.status_code == 200, imported.text
+        assert imported.json()["created"] == ["email.extra"]
+        stat = diff_stat(root)
+        assert " 1 file changed" in stat
+        assert "deletion" not in stat
+    data = (root / EMAIL).read_bytes()
+    assert b"description: in CRLF\r\n" in data
+    assert b"name: email.extra\r\n" in data
+    assert data.count(b"\n") == data.count(b"\r\n")  # every line still ends in CRLF
+
+
 def test_patch_rename_keeps_the_id(api: Api) -> None:
     api.call("POST", f"{BASE}:resync", json={"direction": "repo_to_scheduler"})
     sid = api.ids()["email.ping"]
