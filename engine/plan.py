@@ -9,12 +9,15 @@ computed only for entries whose bytes differ.
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from schedsync.engine.adapters.base import Capabilities, LiveEntry
-from schedsync.engine.spec import SPEC_FIELDS, Spec, comparable, spec_key
+from schedsync.engine.spec import SPEC_FIELDS, Spec, comparable, spec_bytes, spec_key
 
 
 class Action(enum.StrEnum):
@@ -45,14 +48,38 @@ class FieldChange:
     base: Any
 
 
-@dataclass(frozen=True, slots=True)
 class BaseRecord:
-    """What the state file knows of one schedule on one scheduler."""
+    """What the state file knows of one schedule on one scheduler.
 
-    name: str
-    entry_key: str
-    spec: Spec | None
-    managed: bool
+    The base ``spec`` comes decoded, or as the canonical JSON text the state file keeps
+    it in (``coltypes.dump_json``, the bytes of ``spec_bytes``). Text is decoded when
+    first read: the planner compares it with the desired spec's bytes instead, and
+    after an apply they are equal (decoding 10k bases cost ~40 ms of a ~0.4 s plan).
+    """
+
+    __slots__ = ("_spec", "_text", "entry_key", "managed", "name")
+
+    def __init__(self, name: str, entry_key: str, spec: Spec | str | None, managed: bool
+                 ) -> None:
+        self.name, self.entry_key, self.managed = name, entry_key, managed
+        self._spec: Spec | None = None if isinstance(spec, str) else spec
+        self._text: bytes | None = spec.encode() if isinstance(spec, str) else None
+
+    @property
+    def spec(self) -> Spec | None:
+        if self._spec is None and self._text is not None:
+            self._spec = orjson.loads(self._text)
+        return self._spec
+
+    def holds(self, canonical: bytes) -> bool:
+        """Whether the base is the spec whose ``spec_bytes`` are ``canonical``."""
+        if self._text is not None:
+            return self._text == canonical
+        return self._spec is not None and spec_bytes(self._spec) == canonical
+
+    def __repr__(self) -> str:
+        return (f"BaseRecord({self.name!r}, {self.entry_key!r}, {self.spec!r}, "
+                f"managed={self.managed!r})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +197,7 @@ def plan_scheduler(
     key_owner = {record.entry_key: name for name, record in base.items()}
     changes: list[Change] = []
     claimed: set[str] = set()
-    for spec in sorted(desired, key=lambda s: str(s["name"])):
+    for spec in sorted(desired, key=_by_name):
         name = str(spec["name"])
         record, previous = _base_for(name, renames, base)
         key = record.entry_key if record else _free_key(name, key_owner, live_by_key)
@@ -191,6 +218,9 @@ def plan_scheduler(
     if direction is Direction.REPO_TO_SCHEDULER:
         changes.extend(_stale_records(project, scheduler, base, claimed, live_by_key))
     return SchedulerPlan(project, scheduler, direction, tuple(changes), tuple(skipped))
+
+
+_by_name = operator.itemgetter("name")  # names are str (the schema says so)
 
 
 def _base_for(
@@ -241,19 +271,25 @@ def _classify(
     direction: Direction,
     previous: str | None,
 ) -> Change:
-    base_spec = record.spec if record else None
     managed = record.managed if record else entry is None
     if entry is None:
         origin = Origin.LIVE if record is not None else Origin.REPO
         action = Action.CREATE if direction is Direction.REPO_TO_SCHEDULER else Action.DELETE
         reason = "deleted in the scheduler" if record is not None else "new in the repository"
         return Change(
-            project, scheduler, name, action, origin, key, spec, None, base_spec,
+            project, scheduler, name, action, origin, key, spec, None,
+            record.spec if record else None,
             renamed_from=previous, managed=True, reason=reason,
         )
     desired_key, live_key = spec_key(spec, fields), spec_key(entry.spec, fields)
+    # After an apply the base is the desired spec itself: equal canonical bytes say so
+    # without decoding it (and equal bytes are an equal value: ``spec`` stands for it).
+    base_is_desired = record is not None and record.holds(spec_bytes(spec))
+    base_spec = spec if base_is_desired else record.spec if record else None
     if desired_key == live_key and previous is None:
-        stale_base = base_spec is None or spec_key(base_spec, fields) != desired_key
+        stale_base = not base_is_desired and (
+            base_spec is None or spec_key(base_spec, fields) != desired_key
+        )
         return Change(
             project, scheduler, name, Action.NOOP, Origin.REPO, key, spec, entry.spec,
             base_spec, managed=managed, record_base=stale_base,
@@ -308,12 +344,13 @@ def _orphans(
     prune: bool,
 ) -> tuple[list[Change], list[Skipped]]:
     """Live entries no repository schedule claims."""
-    managed_keys = {r.entry_key: r for r in base.values() if r.managed}
     changes: list[Change] = []
     skipped: list[Skipped] = []
-    for entry in sorted(live, key=lambda e: e.key):
-        if entry.key in claimed:
-            continue
+    unclaimed = [entry for entry in live if entry.key not in claimed]
+    if not unclaimed:
+        return changes, skipped
+    managed_keys = {r.entry_key: r for r in base.values() if r.managed}
+    for entry in sorted(unclaimed, key=lambda e: e.key):
         name = str(entry.spec.get("name") or entry.key)
         record = managed_keys.get(entry.key)
         if entry.problem:
@@ -360,8 +397,10 @@ def _stale_records(
             desired=None, live=None, base=record.spec, managed=record.managed,
             record_base=True, reason="state cleanup: already gone from the scheduler",
         )
-        for name, record in sorted(base.items())
-        if record.entry_key not in claimed and record.entry_key not in live
+        for name, record in sorted(
+            (name, record) for name, record in base.items()
+            if record.entry_key not in claimed and record.entry_key not in live
+        )
     ]
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,16 +128,31 @@ def comparable(spec: Spec, fields: Iterable[str]) -> Spec:
 
 
 def spec_bytes(spec: Spec) -> bytes:
+    """The whole spec as canonical bytes: what the state file keeps as a base
+    (``coltypes.dump_json`` writes the same bytes as text)."""
     return orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
 
 
-def spec_key(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> bytes:
+def spec_key(spec: Spec, fields: tuple[str, ...] = SPEC_FIELDS) -> bytes:
     """Equal for specs equal in ``fields``: what the planner compares (no digest needed
     when both sides are at hand). The values in ``fields`` order, not a dict: a third
-    cheaper, and only ever compared with a key made from the same ``fields``."""
-    get = spec.get
-    return orjson.dumps([get(f) for f in fields], option=orjson.OPT_SORT_KEYS)
+    cheaper, and only ever compared with a key made from the same ``fields``; a field
+    the spec lacks counts as None."""
+    try:
+        values = _values_of(fields)(spec)
+    except KeyError:  # e.g. a base recorded before a field existed
+        get = spec.get
+        values = tuple(get(f) for f in fields)
+    return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
 
-def spec_hash(spec: Spec, fields: Iterable[str] = SPEC_FIELDS) -> str:
+@functools.lru_cache(maxsize=64)
+def _values_of(fields: tuple[str, ...]) -> Callable[[Spec], tuple[Any, ...]]:
+    # ``itemgetter`` picks the values in C: the planner keys 20-30k specs per 10k plan.
+    if len(fields) > 1:
+        return operator.itemgetter(*fields)
+    return lambda spec: tuple(spec[f] for f in fields)
+
+
+def spec_hash(spec: Spec, fields: tuple[str, ...] = SPEC_FIELDS) -> str:
     return hashlib.blake2b(spec_key(spec, fields), digest_size=16).hexdigest()

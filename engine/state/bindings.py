@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from schedsync.engine.state import schedules
-from schedsync.engine.state.coltypes import dump_json, format_instant, parse_instant
+from schedsync.engine.state.coltypes import dump_json, format_instant
 from schedsync.engine.state.records import Binding
 from schedsync.engine.state.schema import bindings as b
 from schedsync.engine.state.schema import schedules as s
@@ -19,7 +18,8 @@ Item = tuple[str, str, dict[str, Any] | None]  # (schedule name, entry key, spec
 
 
 def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
-    # Raw text columns parsed here: SQLAlchemy's per-value type processing cost ~4x.
+    # Raw text columns, decoded only when read (``Binding``): SQLAlchemy's per-value
+    # type processing cost ~4x, decoding every base on each plan ~40 ms per 10k.
     query = (
         sa.select(s.c.name, b.c.entry_key, sa.type_coerce(b.c.base_spec, sa.Text),
                   b.c.managed, sa.type_coerce(b.c.applied_at, sa.String))
@@ -27,9 +27,8 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
         .where(s.c.project == project, b.c.scheduler == scheduler)
     )
     return {
-        name: Binding(name=name, entry_key=key, base_spec=orjson.loads(spec),
-                      managed=bool(managed), applied_at=parse_instant(applied))
-        for name, key, spec, managed, applied in conn.execute(query)
+        name: Binding(name, key, spec, bool(managed), applied)
+        for name, key, spec, managed, applied in conn.execute(query).all()
     }
 
 

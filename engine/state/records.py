@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
+from schedsync.engine.state.coltypes import parse_instant
+
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "operator", "admin")  # lowest first
 FIRE_STATUSES: frozenset[str] = frozenset({"pending", "succeeded", "failed", "missed"})
@@ -33,13 +37,28 @@ class ScheduleRecord:
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """What was last applied to one live entry: the base of the three-way diff."""
+    """What was last applied to one live entry: the base of the three-way diff.
+
+    Kept as the state file holds it: the base spec as canonical JSON text (sorted keys,
+    ``coltypes.dump_json``), the time as stored text. The planner compares that text
+    with the desired spec's bytes and decodes only where they differ: decoding 10k of
+    each on every plan cost ~40 ms. ``base_spec`` and ``applied_at`` decode on access.
+    """
 
     name: str
     entry_key: str
-    base_spec: dict[str, Any] | None
+    base_text: str
     managed: bool
-    applied_at: datetime
+    applied_text: str
+
+    @property
+    def base_spec(self) -> dict[str, Any] | None:
+        spec: dict[str, Any] | None = orjson.loads(self.base_text)
+        return spec
+
+    @property
+    def applied_at(self) -> datetime:
+        return parse_instant(self.applied_text)
 
 
 @dataclass(frozen=True, slots=True)

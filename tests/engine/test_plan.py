@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +18,8 @@ from schedsync.engine.plan import (
     SchedulerPlan,
     plan_scheduler,
 )
-from schedsync.engine.spec import Spec, make_spec
+from schedsync.engine.spec import Spec, make_spec, spec_bytes
+from schedsync.engine.state.coltypes import dump_json
 
 APS = Capabilities(trigger_types=frozenset({"cron", "interval", "clocked"}),
                    cron_engine="apscheduler")
@@ -41,8 +44,21 @@ def plan(desired: list[Spec], live: list[LiveEntry], base: dict[str, BaseRecord]
                           base=base or {}, capabilities=caps, **kwargs)
 
 
+_base_form = {"text": False}
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["decoded-base", "text-base"])
+def _base_as_text(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs twice: bases given decoded, and as the JSON text the state file
+    keeps (compared as bytes, decoded only where needed)."""
+    _base_form["text"] = request.param
+    yield
+    _base_form["text"] = False
+
+
 def managed(s: Spec, key: str | None = None) -> BaseRecord:
-    return BaseRecord(s["name"], key or s["name"], s, managed=True)
+    base = dump_json(s) if _base_form["text"] else s
+    return BaseRecord(s["name"], key or s["name"], base, managed=True)
 
 
 def only(p: SchedulerPlan) -> Any:
@@ -208,3 +224,41 @@ def test_records_still_backed_by_a_live_entry_or_a_rename_are_not_cleanup() -> N
     assert removed.changes == ()
     recreated = plan([old], [], {"email.digest": managed(old)})
     assert only(recreated).action is Action.CREATE
+
+
+def test_the_state_files_text_is_the_planners_canonical_bytes() -> None:
+    s = spec(args=[1.5, "naïve ☃", None], kwargs={"z": {"b": 1, "a": [True]}, "a": 0.1})
+    assert dump_json(s).encode() == spec_bytes(s)
+    assert BaseRecord("email.digest", "email.digest", dump_json(s), managed=True).holds(
+        spec_bytes(s))
+
+
+def test_a_base_text_in_other_bytes_is_still_recognised() -> None:
+    # Written by another version (other key order, spacing): equal values still match.
+    s = spec()
+    record = BaseRecord("email.digest", "email.digest", json.dumps(s, indent=1),
+                        managed=True)
+    change = only(plan([s], [LiveEntry("email.digest", s)], {"email.digest": record}))
+    assert change.action is Action.NOOP
+    assert not change.record_base
+    assert change.base == s
+
+
+def test_a_base_text_older_than_desired_and_live_is_recorded_again() -> None:
+    old, s = spec(trigger={"minute": "5", "hour": "9"}), spec()
+    record = BaseRecord("email.digest", "email.digest", dump_json(old), managed=True)
+    change = only(plan([s], [LiveEntry("email.digest", s)], {"email.digest": record}))
+    assert change.action is Action.NOOP
+    assert change.record_base
+    assert change.base == old
+
+
+def test_a_base_differing_only_in_fields_the_store_cannot_hold_is_current() -> None:
+    repo = spec(description="daily digest")
+    recorded = BaseRecord("email.digest", "email.digest",
+                          dump_json(spec(description="digest", timezone="UTC")), managed=True)
+    live = spec(timezone=None, description=None)
+    change = only(plan([repo], [LiveEntry("email.digest", live)],
+                       {"email.digest": recorded}, caps=REDBEAT))
+    assert change.action is Action.NOOP
+    assert not change.record_base
