@@ -35,13 +35,14 @@ class Capabilities:
     fields: frozenset[str] = frozenset(SPEC_FIELDS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LiveEntry:
     """An entry as it is in the store.
 
     ``problem`` is set when the entry cannot be represented as a spec (an unknown
     trigger class, a function that is not a task reference, ...): such entries are
-    reported and never touched.
+    reported and never touched. Not frozen: a listing builds 10k and more, and a frozen
+    dataclass's ``__init__`` costs ~3x (treat it as a value all the same).
     """
 
     key: str

@@ -169,7 +169,8 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
         with paused_gc():
             with self._connect("read the periodic tasks") as conn:
                 # Tasks first: a schedule row they reference is then already committed.
-                rows = sorted(conn.execute(_LIST_QUERY), key=_by_name)
+                # ``all()``: one fetch; iterating the result fetches row by row (~2x).
+                rows = sorted(conn.execute(_LIST_QUERY).all(), key=_by_name)
                 schedules = _Schedules(conn)
             entries, self._managed = _live_entries(rows, schedules)
             del rows  # before the collector runs again: 10k rows less to walk
