@@ -68,11 +68,17 @@ def records_of(ctx: ApiContext, slug: str) -> dict[str, Any]:
 
 def fresh_record(ctx: ApiContext, slug: str, name: str, record: Any = None) -> Any:
     """The record as it is now (after a write; the writer read it back when it could),
-    also put in the cache."""
+    also put in the project's cached records if there are any.
+
+    Not ``records_of``: a write must not load or refresh the whole project's records
+    (10k rows, ~0.3 s) on the event loop or on the writer thread, where the refresh
+    held up the writes queued behind it every couple of seconds."""
     if record is None:
         record = ctx.reader.state.ensure_schedule(slug, name)
-    records_of(ctx, slug)[name] = record
-    ctx.records_version[0] = object()
+    cached = ctx.records.values.get(slug)
+    if cached is not None:
+        cached[1][name] = record
+        ctx.records_version[0] = object()
     return record
 
 

@@ -345,6 +345,8 @@ def test_a_patch_moves_updated_at_with_its_audit_entry(api: Api, live: str) -> N
     body = response.json()
     assert body["sync"]["status"] == ("applied" if live == "up" else "failed")
     assert api.call("GET", f"{BASE}/{sid}").json()["updated_at"] == body["updated_at"]
+    listed = api.call("GET", f"{BASE}?limit=500").json()["items"]  # the cached records
+    assert next(i for i in listed if i["id"] == sid)["updated_at"] == body["updated_at"]
     with StateStore.open(".schedsync/state.db", api.root) as store:
         record = store.schedule_by_id("acme", sid)
         entry = store.audit_entries("acme", limit=1)[0]
