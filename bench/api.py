@@ -17,6 +17,7 @@ import argparse
 import http.client
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -217,18 +218,23 @@ def bench_writes(root: Path, plain: Path, token: str) -> dict[str, list[float]]:
     "api": the whole round trip; "http": the same minus the live apply as the server
     reports it in ``Server-Timing`` (``apply;dur=``), i.e. YAML edit + validation +
     commit + state + audit through the real server, HTTP included; "git": the
-    reference."""
+    reference. "api_cpu" / "git_cpu": CPU seconds of the server process (its git
+    children included; the live apply cannot be told apart) and of the bare commit."""
     ids = schedule_ids(root, [f"f{n * 6:03d}.job000" for n in range(WRITES)])
     port = free_port()
     api = start(["-m", "schedsync", "--repo", str(root), "serve", "--port", str(port),
                  "--log-level", "warning"], port)
-    times: dict[str, list[float]] = {"api": [], "http": [], "git": []}
+    times: dict[str, list[float]] = {"api": [], "http": [], "git": [], "api_cpu": [],
+                                      "git_cpu": []}
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         for n, sid in enumerate(ids):
-            times["git"].append(git_write(plain, n * 6, f"edited by git {n}"))
+            git_s, git_cpu = git_write(plain, n * 6, f"edited by git {n}")
+            times["git"].append(git_s)
+            times["git_cpu"].append(git_cpu)
             body = orjson.dumps({"description": f"edited by the benchmark {n}"})
+            cpu = _cpu_of(api.pid)
             started = time.perf_counter()
             conn.request("PATCH", f"/api/v1/projects/bench/schedules/{sid}", body=body,
                          headers=headers)
@@ -239,10 +245,22 @@ def bench_writes(root: Path, plain: Path, token: str) -> dict[str, list[float]]:
                 raise RuntimeError(f"PATCH answered {response.status}")
             times["api"].append(took)
             times["http"].append(took - _apply_seconds(response.getheader("server-timing")))
+            times["api_cpu"].append(_cpu_of(api.pid) - cpu)
         return times
     finally:
         api.terminate()
         api.wait()
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds of process ``pid`` and of its children that it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _apply_seconds(header: str | None) -> float:
@@ -256,7 +274,8 @@ def _apply_seconds(header: str | None) -> float:
 def bench_pipeline(root: Path, plain: Path) -> dict[str, list[float]]:
     """The write pipeline in process, without the live apply: YAML edit + validation +
     commit + state + audit (what the server does before it calls the scheduler), each
-    right after a bare ``git commit`` in ``plain``."""
+    right after a bare ``git commit`` in ``plain``. "pipeline_cpu": CPU seconds of this
+    process and of its git children."""
     from unittest import mock
 
     from schedsync.server import edits, writes
@@ -266,28 +285,35 @@ def bench_pipeline(root: Path, plain: Path) -> dict[str, list[float]]:
     ids = schedule_ids(root, [f"f{n * 6 + 1:03d}.job000" for n in range(WRITES)])
     ctx = ApiContext.open(root)
     caller = Caller("bench", "bench@example.com", True, {}, False)
-    times: dict[str, list[float]] = {"pipeline": [], "git": []}
+    times: dict[str, list[float]] = {"pipeline": [], "git": [], "pipeline_cpu": [],
+                                      "git_cpu": []}
     try:
         with mock.patch.object(writes, "apply_live", return_value={"status": "applied"}):
             for n, sid in enumerate(ids):
-                times["git"].append(git_write(plain, n * 6 + 1, f"edited by git {n}"))
+                git_s, git_cpu = git_write(plain, n * 6 + 1, f"edited by git {n}")
+                times["git"].append(git_s)
+                times["git_cpu"].append(git_cpu)
                 change = edits.patch("bench", sid, {"description": f"in process {n}"})
+                cpu = time.process_time() + _children_cpu()
                 started = time.perf_counter()
                 writes.run_write(ctx, caller, "bench", change, {"action": "update"})
                 times["pipeline"].append(time.perf_counter() - started)
+                times["pipeline_cpu"].append(time.process_time() + _children_cpu() - cpu)
     finally:
         ctx.close()
     return times
 
 
-def git_write(root: Path, file: int, text: str) -> float:
-    """The reference: a one-line change of schedule file ``file`` and a bare commit."""
+def git_write(root: Path, file: int, text: str) -> tuple[float, float]:
+    """The reference: a one-line change of schedule file ``file`` and a bare commit.
+    Returns (wall seconds, CPU seconds of this process and of git)."""
     path = root / "schedules" / "bench" / f"f{file:03d}.yaml"
     edited = path.read_text().replace("a generated schedule for the benchmark", text, 1)
+    cpu = time.process_time() + _children_cpu()
     started = time.perf_counter()
     path.write_text(edited)
     git(root, "commit", "-q", "-m", f"edit {file}", "--", str(path.relative_to(root)))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() + _children_cpu() - cpu
 
 
 def apply_all(root: Path) -> float:
@@ -324,6 +350,18 @@ def main() -> None:
             took, git_s = statistics.median(times), statistics.median(reference)
             print(f"  {label}: {1 / took:.1f}/s ({took * 1000:.1f} ms); git commit "
                   f"{1 / git_s:.1f}/s ({git_s * 1000:.1f} ms); ratio {git_s / took:.2f}x")
+        # Means, not medians: the kernel counts a process's CPU in 10 ms ticks.
+        print("  CPU time per write (means; ratio = git's CPU / ours):")
+        for label, cpu, reference in (
+            ("in process, no HTTP (live apply excluded)", in_process["pipeline_cpu"],
+             in_process["git_cpu"]),
+            ("server process over HTTP incl. the live apply", over_http["api_cpu"],
+             over_http["git_cpu"]),
+        ):
+            ours, git_cpu = statistics.mean(cpu), statistics.mean(reference)
+            print(f"    {label}: {ours * 1000:.1f} ms; git commit {git_cpu * 1000:.1f} ms; "
+                  f"ratio {git_cpu / ours:.2f}x")
+        print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
