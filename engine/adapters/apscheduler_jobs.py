@@ -21,6 +21,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedsync.engine.adapters.apscheduler_pickle import is_opaque, opaque_name
+from schedsync.engine.adapters.recent import Recent
 from schedsync.engine.cron import (
     UnrepresentableCron,
     from_apscheduler,
@@ -116,7 +117,7 @@ def _interval_trigger(seconds: int, timezone: str | None, now: datetime) -> Trig
 
 # Shared trigger -> (the trigger, when its next fire time was computed, that time, and
 # both as timestamps: comparing aware datetimes of two zones costs ~1 us).
-_NEXT_FIRES: dict[int, tuple[Trigger, float, datetime | None, float]] = {}
+_NEXT_FIRES: Recent[int, tuple[Trigger, float, datetime | None, float]] = Recent(8192)
 
 
 def first_run(trigger: Trigger, now: datetime) -> datetime | None:
@@ -128,10 +129,8 @@ def first_run(trigger: Trigger, now: datetime) -> datetime | None:
     if known is not None and known[0] is trigger and known[1] <= moment <= known[3]:
         return known[2]
     next_time: datetime | None = trigger.get_next_fire_time(None, now)
-    if len(_NEXT_FIRES) >= 8192:
-        _NEXT_FIRES.clear()
     until = math.inf if next_time is None else next_time.timestamp()
-    _NEXT_FIRES[id(trigger)] = (trigger, moment, next_time, until)
+    _NEXT_FIRES.put(id(trigger), (trigger, moment, next_time, until))
     return next_time
 
 

@@ -24,6 +24,8 @@ import threading
 import zoneinfo
 from typing import Any
 
+from schedsync.engine.adapters.recent import Recent
+
 _APS = "apscheduler.triggers"
 _ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
@@ -185,7 +187,8 @@ _MEMO_LIST = pickle.EMPTY_LIST + pickle.MEMOIZE + pickle.MARK
 _FAST_LIST = pickle.EMPTY_LIST + pickle.MARK
 _DICT_HEAD = pickle.EMPTY_DICT + pickle.MEMOIZE + pickle.MARK
 _TAIL = pickle.SETITEMS + pickle.STOP
-_MAX_PARTS = 2048
+# As many as there are cached cron and date triggers (``apscheduler_jobs._cached_trigger``).
+_MAX_PARTS = 4096
 
 
 class _SharedPart:
@@ -196,7 +199,7 @@ class _SharedPart:
         self.items = items
 
 
-_PARTS: dict[tuple[int, ...], _SharedPart] = {}
+_PARTS: Recent[tuple[int, int], _SharedPart] = Recent(_MAX_PARTS)
 
 
 def _list_items(data: bytes, head: bytes) -> bytes | None:
@@ -228,9 +231,8 @@ def _shared_part(trigger: Any, next_run_time: Any) -> _SharedPart | None:
     )
     if items is None:
         return None
-    if len(_PARTS) >= _MAX_PARTS:
-        _PARTS.clear()
-    part = _PARTS[key] = _SharedPart((trigger, next_run_time), items)
+    part = _SharedPart((trigger, next_run_time), items)
+    _PARTS.put(key, part)
     return part
 
 
