@@ -295,8 +295,11 @@ class GitRepo:
         if self._config().get("maintenance.auto", "true").lower() in _FALSE:
             return
         # gc detaches for the long work (gc.autoDetach); a failure is git's to report
-        # the next time, never a reason to fail a write that is committed.
-        self._git("maintenance", "run", "--auto", "--quiet", check=False)
+        # the next time, never a reason to fail (or hold up) a write that is committed:
+        # no output kept, no waiting for an index.lock as other commands do.
+        subprocess.run(["git", "maintenance", "run", "--auto", "--quiet"], cwd=self.top,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False, env=_git_env())
 
     def _unchanged(self, full: list[str]) -> bool:
         base = self.head() or _EMPTY_TREE
