@@ -120,11 +120,24 @@ def _interval_trigger(seconds: int, timezone: str | None, now: datetime) -> Trig
 _NEXT_FIRES: Recent[int, tuple[Trigger, float, datetime | None, float]] = Recent(8192)
 
 
+# The last ``now`` asked about and its timestamp: the jobs of a batch share one ``now``.
+_LAST_NOW: tuple[datetime | None, float] = (None, 0.0)
+
+
+def _timestamp(now: datetime) -> float:
+    global _LAST_NOW
+    last, stamp = _LAST_NOW
+    if last is not now:
+        stamp = now.timestamp()
+        _LAST_NOW = (now, stamp)
+    return stamp
+
+
 def first_run(trigger: Trigger, now: datetime) -> datetime | None:
     """``trigger``'s first fire time from ``now``. Many jobs share a trigger, and the
     time found at an earlier ``then`` still holds at ``now`` while ``now`` has not
     passed it (no fire lies between ``then`` and it)."""
-    moment = now.timestamp()
+    moment = _timestamp(now)
     known = _NEXT_FIRES.get(id(trigger))
     if known is not None and known[0] is trigger and known[1] <= moment <= known[3]:
         return known[2]
