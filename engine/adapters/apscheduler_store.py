@@ -171,10 +171,7 @@ class SqlRowStore:
         if changes.deletes:
             conn.execute(t.delete().where(t.c.id.in_(changes.deletes)))
         if changes.inserts:
-            _executemany(conn, t.insert(), [
-                {"id": k, "job_state": s, "next_run_time": n}
-                for k, (s, n) in changes.inserts.items()
-            ])
+            _insert(conn, t, changes.inserts)
         if changes.updates:
             update = (
                 t.update()
@@ -187,6 +184,21 @@ class SqlRowStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+_POSITIONS = ["id", "next_run_time", "job_state"]  # the table's column order
+
+
+def _insert(conn: Connection, table: sa.Table, rows: dict[str, Row]) -> None:
+    """``rows`` inserted as one executemany; positional drivers (SQLite) get tuples made
+    in the statement's order, without a dict per row first."""
+    stmt = table.insert()
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=_POSITIONS)
+    if conn.dialect.positional and compiled.positiontup == _POSITIONS:
+        conn.exec_driver_sql(str(compiled), [(k, n, s) for k, (s, n) in rows.items()])
+    else:
+        _executemany(conn, stmt, [{"id": k, "job_state": s, "next_run_time": n}
+                                  for k, (s, n) in rows.items()])
 
 
 def _executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:

@@ -58,6 +58,8 @@ def split(planned: PlannedIds, items: Sequence[Item]) -> tuple[list[Item], list[
     names = [name for name, _, _ in items]
     if len(set(names)) != len(names):
         return [], list(items)
+    if planned.fresh.issuperset(names) and all(spec is not None for _, _, spec in items):
+        return list(items), []  # the common case: a batch of creates new to the state
     fresh: list[Item] = []
     rest: list[Item] = []
     for item in items:

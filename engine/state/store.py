@@ -262,7 +262,7 @@ class StateStore:
                 raise ValueError(f"ids planned for project {planned.project!r}, not {project!r}")
             new, rest = fresh.split(planned, items)
             known = {n: planned.ids[n] for n, _, _ in rest
-                     if n in planned.ids and n not in planned.fresh}
+                     if n in planned.ids and n not in planned.fresh} if rest else {}
             if self._try_record(project, scheduler, rest, managed=managed, now=now,
                                 ids=known, planned=planned, new=new):
                 planned.fresh.difference_update(name for name, _, _ in new)
