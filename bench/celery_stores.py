@@ -25,7 +25,8 @@ django-celery-beat on PostgreSQL (a scratch database migrated by Django):
 - apply: 10k creates through the adapter vs one raw executemany INSERT of the same rows
   (schedule rows already present) plus the change-tracking bump.
 Prints the median of each and the ratio adapter / raw (ours and raw run alternately, so
-the load of this shared, noisy machine weighs on both alike).
+the load of this shared, noisy machine weighs on both alike), then in brackets the ratio
+on the other clock (CPU or wall) and the median of the runs' own ratios.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ from schedsync.schemas.config import CeleryBeatScheduler  # noqa: E402
 REDIS_URL = "redis://127.0.0.1:6379/2"
 # --clock cpu: this process's CPU time, which other load on the machine disturbs less;
 # it leaves out the time Redis / PostgreSQL spend serving the read (both sides wait).
-CLOCK = time.perf_counter
+# Both clocks are measured; this one leads the report.
+CLOCK = "wall"
+Timings = dict[str, dict[str, list[float]]]  # clock -> "ours" / "raw" -> seconds per run
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -97,7 +100,7 @@ def apply_with_state(root: Path) -> None:
     assert result.applied
 
 
-def plan_times(root: Path, raw_read: Callable[[], Any], repeat: int) -> tuple[float, float]:
+def plan_times(root: Path, raw_read: Callable[[], Any], repeat: int) -> Timings:
     """(plan with no changes, load the repository + raw read), alternately."""
     from schedsync.engine.repository import load_repository
     from schedsync.engine.sync import make_plan
@@ -120,26 +123,36 @@ def plan_times(root: Path, raw_read: Callable[[], Any], repeat: int) -> tuple[fl
 
 def median_times(
     ours: Callable[[], Any], raw: Callable[[], Any], repeat: int, before: Callable[[], Any]
-) -> tuple[float, float]:
-    """Medians of ``ours`` and ``raw``, run alternately so that the machine's load
-    (it is shared and noisy) weighs on both alike."""
-    times: dict[str, list[float]] = {"ours": [], "raw": []}
+) -> Timings:
+    """Wall and CPU seconds of ``ours`` and ``raw``, run alternately so that the
+    machine's load (it is shared and noisy) weighs on both alike."""
+    times: Timings = {clock: {"ours": [], "raw": []} for clock in ("wall", "cpu")}
     for _ in range(repeat):
         for label, action in (("ours", ours), ("raw", raw)):
             before()
-            started = CLOCK()
+            wall, cpu = time.perf_counter(), time.process_time()
             action()
-            times[label].append(CLOCK() - started)
-    return statistics.median(times["ours"]), statistics.median(times["raw"])
+            times["wall"][label].append(time.perf_counter() - wall)
+            times["cpu"][label].append(time.process_time() - cpu)
+    return times
 
 
 def _pass() -> None:
     return None
 
 
-def report(store: str, what: str, ours: float, raw: float) -> None:
+def report(store: str, what: str, times: Timings) -> None:
+    """Medians on the chosen clock and their ratio; then the ratio on the other clock,
+    and the median of each run's own ratio (ours / the raw run right after it), which a
+    change of the machine's load during the measurement disturbs less."""
+    other = "wall" if CLOCK == "cpu" else "cpu"
+    ours, raw = (statistics.median(times[CLOCK][side]) for side in ("ours", "raw"))
+    other_ratio = (statistics.median(times[other]["ours"])
+                   / statistics.median(times[other]["raw"]))
+    paired = statistics.median(
+        o / r for o, r in zip(times[CLOCK]["ours"], times[CLOCK]["raw"], strict=True))
     print(f"{store:<20} {what:<8} adapter {ours:7.3f} s   raw {raw:7.3f} s   "
-          f"ratio {ours / raw:5.2f}x")
+          f"ratio {ours / raw:5.2f}x   ({other} {other_ratio:4.2f}x, paired {paired:4.2f}x)")
 
 
 # -- RedBeat ---------------------------------------------------------------------------
@@ -179,19 +192,19 @@ def bench_redbeat(root: Path, count: int, repeat: int) -> None:
         pipe.execute()
 
     try:
-        report("redbeat", "apply", *median_times(
+        report("redbeat", "apply", median_times(
             lambda: all(r.ok for r in adapter.apply(ops)), raw_write, repeat, clear))
         raw_write()
         assert len(adapter.list_entries()) == len(specs)
-        report("redbeat", "list", *median_times(adapter.list_entries, raw_read, repeat, _pass))
-        report("redbeat", "list*", *median_times(
+        report("redbeat", "list", median_times(adapter.list_entries, raw_read, repeat, _pass))
+        report("redbeat", "list*", median_times(
             adapter.list_entries, lambda: packed_read(adapter), repeat, _pass))
         clear()
         assert all(r.ok for r in adapter.apply(ops))
-        report("redbeat", "plan0", *plan_times(root, raw_read, repeat))
+        report("redbeat", "plan0", plan_times(root, raw_read, repeat))
         clear()
         apply_with_state(root)
-        report("redbeat", "plan", *plan_times(root, raw_read, repeat))
+        report("redbeat", "plan", plan_times(root, raw_read, repeat))
     finally:
         clear()
         client.close()
@@ -277,17 +290,17 @@ def _bench_django_db(root: Path, url: str, specs: list[Spec], repeat: int) -> No
             conn.execute(query).all()
 
     try:
-        report("django-celery-beat", "apply", *median_times(
+        report("django-celery-beat", "apply", median_times(
             lambda: all(r.ok for r in adapter.apply(ops)), raw_write, repeat, clear))
         assert len(adapter.list_entries()) == len(specs)
-        report("django-celery-beat", "list", *median_times(
+        report("django-celery-beat", "list", median_times(
             adapter.list_entries, raw_read, repeat, _pass))
         clear()
         assert all(r.ok for r in adapter.apply(ops))
-        report("django-celery-beat", "plan0", *plan_times(root, raw_read, repeat))
+        report("django-celery-beat", "plan0", plan_times(root, raw_read, repeat))
         clear()
         apply_with_state(root)
-        report("django-celery-beat", "plan", *plan_times(root, raw_read, repeat))
+        report("django-celery-beat", "plan", plan_times(root, raw_read, repeat))
     finally:
         adapter.close()
 
@@ -300,7 +313,7 @@ def main() -> None:
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     options = parser.parse_args()
     global CLOCK
-    CLOCK = time.process_time if options.clock == "cpu" else time.perf_counter
+    CLOCK = options.clock
     print(f"{options.entries} entries, median of {options.repeat} runs, "
           f"{options.clock} clock")
     for store, bench in (("redbeat", bench_redbeat), ("django", bench_django)):
