@@ -312,6 +312,8 @@ def kill_during_apply(root: Path, delay: float) -> bool:
     loaded machine runs this poller: "mid-apply" is decided, not raced. (With
     ``delay`` 0 the kill lands as soon as the lock is seen: always mid-apply.)"""
     proc = spawn_apply(root)
+    if delay == 0:
+        return kill_as_soon_as_locked(root, proc)
     wait_for_lock(root, proc)
     time.sleep(delay)
     freeze = sqlite3.connect(root / STATE, timeout=60, isolation_level=None)
@@ -328,6 +330,36 @@ def kill_during_apply(root: Path, delay: float) -> bool:
             freeze.execute("ROLLBACK")
         freeze.close()
     return row is not None and int(row[0]) == proc.pid
+
+
+def kill_as_soon_as_locked(root: Path, proc: subprocess.Popen[bytes]) -> bool:
+    """Poll for the apply lock inside ``BEGIN IMMEDIATE`` and SIGKILL the apply while
+    still holding the state's write lock: an apply seen holding its lock cannot finish
+    (releasing it is a state write) however late a loaded machine runs this poller, so
+    the kill is mid-apply unless the apply ended before it ever was seen locked."""
+    while not (root / STATE).exists() and proc.poll() is None:  # a first apply makes it
+        time.sleep(0.002)
+    if proc.poll() is not None:
+        return False
+    freeze = sqlite3.connect(root / STATE, timeout=60, isolation_level=None)
+    try:
+        while proc.poll() is None:
+            freeze.execute("BEGIN IMMEDIATE")
+            try:
+                row = freeze.execute("SELECT pid FROM schedsync_apply_lock").fetchone()
+            except sqlite3.OperationalError:  # no lock table yet
+                row = None
+            if row is not None and int(row[0]) == proc.pid:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+            freeze.execute("ROLLBACK")
+            time.sleep(0.002)
+        return False
+    finally:
+        if freeze.in_transaction:
+            freeze.execute("ROLLBACK")
+        freeze.close()
 
 
 def apply_trial(workdir: Path, kind: str, variant: str, span: float, rng: random.Random,
