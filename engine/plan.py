@@ -63,7 +63,7 @@ class BaseRecord:
                  ) -> None:
         self.name, self.entry_key, self.managed = name, entry_key, managed
         self._spec: Spec | None = None if isinstance(spec, str) else spec
-        self._text: bytes | None = spec.encode() if isinstance(spec, str) else None
+        self._text: str | None = spec if isinstance(spec, str) else None
 
     @property
     def spec(self) -> Spec | None:
@@ -74,7 +74,7 @@ class BaseRecord:
     def holds(self, canonical: bytes) -> bool:
         """Whether the base is the spec whose ``spec_bytes`` are ``canonical``."""
         if self._text is not None:
-            return self._text == canonical
+            return self._text.encode() == canonical
         return self._spec is not None and spec_bytes(self._spec) == canonical
 
     def __repr__(self) -> str:
