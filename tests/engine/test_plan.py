@@ -262,3 +262,12 @@ def test_a_base_differing_only_in_fields_the_store_cannot_hold_is_current() -> N
                        {"email.digest": recorded}, caps=REDBEAT))
     assert change.action is Action.NOOP
     assert not change.record_base
+
+
+def test_a_live_entry_under_another_name_but_equal_fields_is_in_sync() -> None:
+    # The name is not a compared field (a store may show the entry under its own key).
+    s = spec()
+    change = only(plan([s], [LiveEntry("email.digest", {**s, "name": "legacy-key"})],
+                       {"email.digest": managed(s)}))
+    assert change.action is Action.NOOP
+    assert not change.record_base
