@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from schedsync.engine.adapters import apscheduler_pickle
 from schedsync.engine.adapters.apscheduler import read_job
+from schedsync.engine.adapters.apscheduler_jobs import cron_trigger
 from schedsync.engine.adapters.apscheduler_pickle import (
     dumps_job_state,
     is_opaque,
     restricted_loads,
 )
+from schedsync.engine.cron import to_apscheduler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crontruth"))
+from crontruth_cases import ZONES, random_start, random_trigger
 
 
 def _state(trigger: Any, **over: Any) -> dict[str, Any]:
@@ -199,3 +206,31 @@ def test_usual_states_skip_the_walk_and_pickle_as_with_it(
     for state, blob in zip(usual + unusual, shortcut, strict=True):
         plain = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
         assert _restored(blob, pickle.loads) == _restored(plain, pickle.loads)
+
+
+def test_cron_triggers_on_shared_fields_are_the_constructors_to_the_byte() -> None:
+    # Every field form (names, ranges, steps, lists, seconds), five zones, starts near
+    # DST changes: same pickle, same text, same first fire (and its pickle) as
+    # CronTrigger(...) itself.
+    rng = random.Random(11)
+    for index in range(800):
+        zone = ZoneInfo(rng.choice(ZONES))
+        fields = to_apscheduler(random_trigger(rng, seconds=index % 2 == 0))
+        fast, made = cron_trigger(fields, zone), CronTrigger(timezone=zone, **fields)
+        assert pickle.dumps(fast, 5) == pickle.dumps(made, 5), fields
+        assert repr(fast) == repr(made)
+        start = random_start(rng, zone.key)
+        fire = fast.get_next_fire_time(None, start)
+        assert pickle.dumps(fire, 5) == pickle.dumps(made.get_next_fire_time(None, start), 5)
+        if fire is not None:
+            later = fast.get_next_fire_time(fire, fire)
+            assert later == made.get_next_fire_time(fire, fire)
+
+
+def test_cron_triggers_not_given_every_field_as_text_are_constructed() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    for fields in ({"minute": "5", "hour": "3"}, {**to_apscheduler({"minute": "5"}), "hour": 3}):
+        fast, made = cron_trigger(fields, zone), CronTrigger(timezone=zone, **fields)
+        assert pickle.dumps(fast, 5) == pickle.dumps(made, 5)
+    with pytest.raises(ValueError, match="higher than the maximum"):
+        cron_trigger({**to_apscheduler({"minute": "5"}), "hour": "25"}, zone)
