@@ -6,7 +6,7 @@ import os
 import pickle
 import random
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from schedsync.engine.adapters import apscheduler_pickle
 from schedsync.engine.adapters.apscheduler import read_job
-from schedsync.engine.adapters.apscheduler_jobs import cron_trigger
+from schedsync.engine.adapters.apscheduler_jobs import build_trigger, cron_trigger
 from schedsync.engine.adapters.apscheduler_pickle import (
     dumps_job_state,
     is_opaque,
@@ -234,3 +234,38 @@ def test_cron_triggers_not_given_every_field_as_text_are_constructed() -> None:
         assert pickle.dumps(fast, 5) == pickle.dumps(made, 5)
     with pytest.raises(ValueError, match="higher than the maximum"):
         cron_trigger({**to_apscheduler({"minute": "5"}), "hour": "25"}, zone)
+
+
+def test_anchored_interval_parts_spliced_from_a_template_are_pickles_bytes() -> None:
+    # Same intervals and zones over and over at new moments (fold-1 times of a DST
+    # overlap included): the part spliced from the first pickle of each shape is the
+    # part pickle.dumps makes, and the job pickle restores as a plain one.
+    rng = random.Random(5)
+    zones = [UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")]
+    overlap = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # Berlin repeats 02:00-03:00
+    spliced = 0
+    for index in range(600):
+        zone = rng.choice(zones)
+        seconds = rng.choice((1, 60, 90, 3600, 86400, 604800, 7 * 3600 + 3))
+        base = overlap if index % 3 == 0 else datetime(2026, 1, 1, tzinfo=UTC)
+        now = base + timedelta(seconds=rng.randint(0, 5400), microseconds=rng.randint(0, 999))
+        trigger = build_trigger(
+            {"trigger_type": "interval", "trigger": {"every": seconds, "period": "seconds"},
+             "timezone": None if zone is UTC else str(zone)}, now)
+        fire = trigger.get_next_fire_time(None, now)
+        part = apscheduler_pickle._shared_part(trigger, fire)
+        assert part is not None
+        assert part.items == apscheduler_pickle._pickled_items(trigger, fire)
+        spliced += apscheduler_pickle._anchored_shape(trigger, fire) is not None
+        state = _state(trigger, next_run_time=fire)
+        blob = dumps_job_state(state)
+        assert _restored(blob, pickle.loads) == _restored(
+            pickle.dumps(state, pickle.HIGHEST_PROTOCOL), pickle.loads)
+    assert spliced == 600
+    # A next run time that is the start date itself (a memo reference) is pickled whole.
+    trigger = IntervalTrigger(seconds=5, start_date=datetime(2027, 1, 1, tzinfo=UTC),
+                              timezone=UTC)
+    assert apscheduler_pickle._anchored_shape(trigger, trigger.start_date) is None
+    part = apscheduler_pickle._shared_part(trigger, trigger.start_date)
+    assert part is not None
+    assert part.items == apscheduler_pickle._pickled_items(trigger, trigger.start_date)
