@@ -208,11 +208,13 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]
     ids = state.plan_schedule_ids(
         group.project, [c.name for c in pending if c.desired is not None]
     ) if len(pending) > _FIRST_BATCH else None
-    in_sync = [c for c in pending if not c.is_change]
+    changes: list[Change] = []
+    in_sync: list[Change] = []
+    for change in pending:  # one pass: ``is_change`` is a property
+        (changes if change.is_change else in_sync).append(change)
     if in_sync:
         _record(ws, group, in_sync, ids)
         yield [(c, _RECORDED) for c in in_sync]
-    changes = [c for c in pending if c.is_change]
     if not changes:
         return
     if group.direction is not Direction.REPO_TO_SCHEDULER:
