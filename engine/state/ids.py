@@ -25,14 +25,17 @@ def candidate_ids(project: str, name: str) -> Iterator[str]:
 
 
 def uuid5_text(name: str) -> str:
-    """``str(uuid.uuid5(NAMESPACE, name))`` without the ``UUID`` object (a third of the
-    cost, which shows when 10k schedules are applied at once)."""
-    sha1 = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False)
-    digest = bytearray(sha1.digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = digest.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    """``str(uuid.uuid5(NAMESPACE, name))`` without the ``UUID`` object: the namespace
+    hashed once, the version and variant set on the hex text (10k ids: ~12 -> ~8 ms)."""
+    sha1 = _SEEDED.copy()
+    sha1.update(name.encode())
+    x = sha1.hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
+
+
+_SEEDED = hashlib.sha1(_NAMESPACE_BYTES, usedforsecurity=False)
+# The clock_seq_hi digit with the RFC 4122 variant bits (10xx) set.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 0x3] for digit in "0123456789abcdef"}
 
 
 def first_free_id(project: str, name: str, taken: Callable[[str], bool]) -> str:

@@ -421,3 +421,16 @@ def test_uuid5_text_is_the_uuid_module_s(name: str) -> None:
             uuid5_text(name)
         return
     assert uuid5_text(name) == expected
+
+
+def test_uuid5_text_sets_every_variant_digit_as_the_uuid_module() -> None:
+    import hashlib
+
+    from schedsync.engine.state.ids import NAMESPACE, uuid5_text
+
+    raw_digits = set()  # the hash's digit that the variant bits overwrite: all 16 occur
+    for index in range(2000):
+        name = f"bench/job.{index:06d}"
+        assert uuid5_text(name) == str(uuid.uuid5(NAMESPACE, name))
+        raw_digits.add(hashlib.sha1(NAMESPACE.bytes + name.encode()).digest()[8] >> 4)
+    assert raw_digits == set(range(16))
