@@ -9,9 +9,10 @@ Prints medians and three figures, each against a reference measured in the same 
 - apply of N creates / raw batched INSERT of the same rows (target <= 3). Apply writes
   two kinds of rows: the job rows into the job store and the state file's rows (schedule
   records, bindings with their base specs). Two references, both printed with wall and
-  CPU ratios: a raw insert of ALL the rows apply writes (both databases, each with its
-  own journal settings: the headline for the target) and a raw insert of the job rows
-  alone (secondary: it leaves the state file's writes out of the reference).
+  CPU ratios: a raw insert of ALL the rows apply writes (both databases, each into the
+  same tables and indexes with its own connection settings: the headline for the
+  target) and a raw insert of the job rows alone (secondary: it leaves the state file's
+  writes out of the reference).
   The medians include later applies of the same process, which find the triggers of
   the earlier ones cached (a long-lived server's case); the first apply's figures are
   printed too (a CLI apply's case).
@@ -90,7 +91,7 @@ def fresh_apply(template: Path) -> tuple[Timer, Timer, Timer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-Copies = list[tuple[str, list[Any], str]]  # (table, rows, CREATE TABLE statement)
+Copies = list[tuple[str, list[Any], list[str]]]  # (table, rows, CREATE TABLE and INDEX)
 
 
 def copy_rows(store: Path, tables: list[str]) -> Copies:
@@ -98,23 +99,28 @@ def copy_rows(store: Path, tables: list[str]) -> Copies:
     with sqlite3.connect(store) as source:
         for table in tables:
             rows = source.execute(f"SELECT * FROM {table}").fetchall()
-            ddl = source.execute(
-                "SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+            # The table and its own indexes (APScheduler's on next_run_time): every
+            # writer of these rows keeps them up to date, so the reference does too.
+            ddl = [sql for (sql,) in source.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+                "ORDER BY type = 'index'", (table,))]
             copies.append((table, rows, ddl))
     return copies
 
 
 def raw_insert(target: Path, copies: Copies, *, wal: bool = False) -> Timer:
-    """The reference: the same rows into empty tables of a new file, one executemany per
-    table in one transaction (timed with its commit). Journal settings as apply's: the
-    job store's defaults (APScheduler's engine), or the state file's when ``wal`` (WAL,
-    synchronous NORMAL)."""
+    """The reference: the same rows into empty tables (with their indexes) of a new file,
+    one executemany per table in one transaction (timed with its commit). Connection
+    settings as apply's: the job store's defaults (APScheduler's engine), or the state
+    file's when ``wal`` (WAL, synchronous NORMAL, foreign keys enforced)."""
     conn = sqlite3.connect(target)
     if wal:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")  # bindings -> schedules, as the state's
     for _, _, ddl in copies:
-        conn.execute(ddl)
+        for statement in ddl:
+            conn.execute(statement)
     conn.commit()
     with Timer() as timer, conn:
         for table, rows, _ in copies:
