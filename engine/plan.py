@@ -199,20 +199,35 @@ def plan_scheduler(
     key_owner = {record.entry_key: name for name, record in base.items()}
     changes: list[Change] = []
     claimed: set[str] = set()
+    # A store that keeps every field reads back the very spec: equal whole canonical
+    # bytes of desired and live stand for their two keys.
+    whole = len(fields) == len(SPEC_FIELDS)
     for spec in sorted(desired, key=_by_name):
         name = str(spec["name"])
         record, previous = _base_for(name, renames, base)
         key = record.entry_key if record else _free_key(name, key_owner, live_by_key)
         claimed.add(key)
         entry = live_by_key.get(key)
-        if entry is not None and entry.problem:
+        if entry is None or previous is not None:
+            changes.append(_classify(project, scheduler, name, key, spec, entry, record,
+                                     fields, direction, previous))
+            continue
+        if entry.problem:
             changes.append(_unreadable(project, scheduler, name, spec, entry, record))
             continue
-        changes.append(
-            _classify(
-                project, scheduler, name, key, spec, entry, record, fields, direction, previous
-            )
-        )
+        # The usual row (bound, live and in sync) inline, no call per schedule: 10k
+        # entries ~8 ms. What ``_classify`` decides for it, step for step.
+        desired_bytes = _dumps(spec, option=_SORTED)
+        live_spec = entry.spec
+        if record is not None and record.holds(desired_bytes) and (
+            (whole and desired_bytes == _dumps(live_spec, option=_SORTED))
+            or spec_key(spec, fields) == spec_key(live_spec, fields)
+        ):
+            changes.append(Change(project, scheduler, name, _NOOP, _FROM_REPO, key, spec,
+                                  live_spec, spec, managed=record.managed))
+            continue
+        changes.append(_classify(project, scheduler, name, key, spec, entry, record, fields,
+                                 direction, previous, desired_bytes))
     orphans, skipped = _orphans(
         project, scheduler, live, base, claimed, fields, direction, prune
     )
@@ -223,6 +238,8 @@ def plan_scheduler(
 
 
 _by_name = operator.itemgetter("name")  # names are str (the schema says so)
+_dumps, _SORTED = orjson.dumps, orjson.OPT_SORT_KEYS  # = spec_bytes, without its call
+_NOOP, _FROM_REPO = Action.NOOP, Origin.REPO
 
 
 def _base_for(
@@ -272,6 +289,7 @@ def _classify(
     fields: tuple[str, ...],
     direction: Direction,
     previous: str | None,
+    desired_bytes: bytes | None = None,
 ) -> Change:
     managed = record.managed if record else entry is None
     if entry is None:
@@ -283,7 +301,8 @@ def _classify(
             record.spec if record else None,
             renamed_from=previous, managed=True, reason=reason,
         )
-    desired_bytes = spec_bytes(spec)
+    if desired_bytes is None:
+        desired_bytes = spec_bytes(spec)
     # After an apply the base is the desired spec itself: equal canonical bytes say so
     # without decoding it (and equal bytes are an equal value: ``spec`` stands for it).
     base_is_desired = record is not None and record.holds(desired_bytes)

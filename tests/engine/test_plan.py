@@ -271,3 +271,28 @@ def test_a_live_entry_under_another_name_but_equal_fields_is_in_sync() -> None:
                        {"email.digest": managed(s)}))
     assert change.action is Action.NOOP
     assert not change.record_base
+
+
+@pytest.mark.parametrize("caps", [APS, REDBEAT], ids=["every-field", "redbeat"])
+def test_the_inline_in_sync_row_is_what_classify_decides(caps: Capabilities) -> None:
+    # plan_scheduler decides a bound, live, in-sync row inline (no call per schedule);
+    # every other row goes through _classify. Both must give the very same Change.
+    from schedsync.engine import plan as planner
+
+    s = spec()
+    variants = [
+        spec(), spec(args=[1]), spec(args=[1.0]), spec(args=[True]), spec(enabled=False),
+        spec(timezone="UTC"), spec(description="other"), {**s, "name": "legacy-key"},
+    ]
+    fields = planner.compare_fields(caps)
+    for live in variants:
+        for recorded in (s, spec(args=[1]), spec(timezone=None)):
+            for is_managed in (True, False):
+                text = dump_json(recorded) if _base_form["text"] else recorded
+                record = BaseRecord("email.digest", "email.digest", text, managed=is_managed)
+                entry = LiveEntry("email.digest", live)
+                got = only(plan([s], [entry], {"email.digest": record}, caps=caps))
+                want = planner._classify("acme", "aps", "email.digest", "email.digest", s,
+                                         entry, record, fields,
+                                         Direction.REPO_TO_SCHEDULER, None)
+                assert got == want, (live, recorded, is_managed)
