@@ -35,7 +35,7 @@ class ScheduleRecord:
     next_run_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Binding:
     """What was last applied to one live entry: the base of the three-way diff.
 
@@ -43,6 +43,8 @@ class Binding:
     ``coltypes.dump_json``), the time as stored text. The planner compares that text
     with the desired spec's bytes and decodes only where they differ: decoding 10k of
     each on every plan cost ~40 ms. ``base_spec`` and ``applied_at`` decode on access.
+    Not frozen (a value all the same): a plan reads 10k and more, and a frozen
+    dataclass's ``__init__`` costs ~3x.
     """
 
     name: str
