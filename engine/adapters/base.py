@@ -61,14 +61,18 @@ class OpKind(enum.StrEnum):
     DISABLE = "disable"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Operation:
+    """One change for ``apply``. Not frozen, like ``LiveEntry`` (a value all the
+    same): apply makes one per change and one ``OpResult`` per outcome; frozen, the
+    two ``__init__`` calls cost ~0.9 us, plain ~0.35 us (10k changes: ~5 ms)."""
+
     kind: OpKind
     key: str
     spec: Spec | None  # the desired spec; None for delete
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OpResult:
     op: Operation
     ok: bool
