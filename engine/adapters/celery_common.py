@@ -153,10 +153,10 @@ def normalize_cron(spec: Spec) -> Spec:
         return spec
     trigger = spec["trigger"]
     key = tuple(map(trigger.get, _NORMAL_KEY))
-    if key not in _normalized:
+    read_back = _normalized.get(key, _UNSEEN)  # one look-up: it runs once per schedule
+    if read_back is _UNSEEN:
         found = _celery_cron(trigger)
-        _normalized[key] = None if found == trigger else found
-    read_back = _normalized[key]
+        read_back = _normalized[key] = None if found == trigger else found
     return spec if read_back is None else {**spec, "trigger": dict(read_back)}
 
 
@@ -165,6 +165,7 @@ _NORMAL_KEY = (*CRON_FIELDS, "second")
 # of distinct triggers a repository holds). None: the trigger reads back unchanged (or
 # does not parse, which validation reports).
 _normalized: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+_UNSEEN: Any = object()
 
 
 def _celery_cron(trigger: dict[str, Any]) -> dict[str, Any] | None:

@@ -336,13 +336,15 @@ def _live_entries(
 ) -> tuple[list[LiveEntry], dict[str, str | None]]:
     """Task rows (``_LIST_QUERY``) -> live entries, and the managed marks among them.
 
-    One loop with the look-ups hoisted: it runs once per task (10k and more). The spec
-    comes from ``cc.live_spec`` (``make_spec``'s normalisation, shared by every store).
+    One loop with the look-ups hoisted: it runs once per task (10k and more). Each spec
+    is ``cc.live_spec``'s dict (``make_spec``'s normalisation, shared by every store)
+    written out inline: a call with eleven keyword arguments per row cost more than
+    building the dict (10k rows: conversion ~35 -> ~25 ms).
     """
     loads, trigger_of, name_header = orjson.loads, schedules.trigger, cc.NAME_HEADER
-    live_spec = cc.live_spec
     project_header, entry = cc.PROJECT_HEADER, LiveEntry
     entries: list[LiveEntry] = []
+    append = entries.append
     managed: dict[str, str | None] = {}
     for (key, task_name, args, kwargs, queue, headers, priority, expires, enabled,
          description, last_run, count, crontab_id, interval_id, solar_id, clocked_id,
@@ -351,6 +353,7 @@ def _live_entries(
             last_run = _aware(last_run)
         try:
             template, zone = trigger_of((crontab_id, interval_id, solar_id, clocked_id))
+            trigger_type = template["trigger_type"]
             headers = loads(headers or "{}")
             name = None
             if type(headers) is dict:
@@ -360,21 +363,31 @@ def _live_entries(
                     managed[key] = project if type(project) is str else None
                 else:
                     name = None
-                if template["trigger_type"] != "cron":
+                if trigger_type != "cron":
                     zone = headers.get(_TZ_HEADER)
-            elif template["trigger_type"] != "cron":
+            elif trigger_type != "cron":
                 zone = None
-            spec = live_spec(
-                template, name=name or key, task=task_name, args=loads(args or "[]"),
-                kwargs=loads(kwargs or "{}"), enabled=enabled, timezone=zone,
-                queue=queue or None, priority=priority, expires=expires,
-                description=description or None,
-            )
+            args = loads(args or "[]")
+            kwargs = loads(kwargs or "{}")
+            spec = {  # = cc.live_spec(template, ...), inline
+                "name": name or key,
+                "trigger_type": trigger_type,
+                "trigger": dict(template["trigger"]),
+                "task": task_name,
+                "args": args if type(args) is list else list(args),
+                "kwargs": kwargs if type(kwargs) is dict else dict(kwargs or {}),
+                "enabled": bool(enabled),
+                "timezone": zone,
+                "queue": queue or None,
+                "priority": priority,
+                "expires": float(expires) if expires is not None else None,
+                "description": description or None,
+            }
         except (KeyError, ValueError, TypeError) as exc:
             problem = f"periodic task {key!r} cannot be read: {exc}"
-            entries.append(entry(key, {"name": key}, None, last_run, count, problem))
+            append(entry(key, {"name": key}, None, last_run, count, problem))
             continue
-        entries.append(entry(key, spec, None, last_run, count))
+        append(entry(key, spec, None, last_run, count))
     return entries, managed
 
 
