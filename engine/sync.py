@@ -84,7 +84,7 @@ def plan_group(
         keys = names | {b.entry_key for b in bindings.values()}
         live = [entry for entry in live if entry.key in keys]
     base = {
-        name: BaseRecord(name, b.entry_key, b.base_spec, b.managed)
+        name: BaseRecord(name, b.entry_key, b.base_text, b.managed)
         for name, b in bindings.items()
     }
     return plan_scheduler(
