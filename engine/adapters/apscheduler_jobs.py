@@ -20,7 +20,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from schedsync.engine.adapters.apscheduler_pickle import is_opaque, opaque_name
+from schedsync.engine.adapters.apscheduler_pickle import (
+    is_opaque,
+    opaque_name,
+    register_cron_field,
+)
 from schedsync.engine.adapters.recent import Recent
 from schedsync.engine.cron import (
     UnrepresentableCron,
@@ -95,7 +99,8 @@ _CRON_FIELD_NAMES: tuple[str, ...] = CronTrigger.FIELD_NAMES
 
 @functools.lru_cache(maxsize=4096)
 def _cron_field(name: str, exprs: str) -> Any:
-    return CronTrigger.FIELDS_MAP[name](name, exprs, False)
+    # Never changed once made: its pickled ints can be kept (``register_cron_field``).
+    return register_cron_field(CronTrigger.FIELDS_MAP[name](name, exprs, False))
 
 
 def cron_trigger(fields: Mapping[str, Any], zone: _dt.tzinfo) -> Trigger:
