@@ -12,7 +12,7 @@ import enum
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -46,6 +46,21 @@ class FieldChange:
     repo: Any
     live: Any
     base: Any
+
+
+class Base(Protocol):
+    """What the planner reads of a base: ``BaseRecord``, or the state's ``Binding`` as
+    read (a plan takes 10k of them as they are)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def entry_key(self) -> str: ...
+    @property
+    def managed(self) -> bool: ...
+    @property
+    def spec(self) -> Spec | None: ...
+    def holds(self, canonical: bytes) -> bool: ...
 
 
 class BaseRecord:
@@ -182,7 +197,7 @@ def plan_scheduler(
     scheduler: str,
     desired: Sequence[Spec],
     live: Sequence[LiveEntry],
-    base: Mapping[str, BaseRecord],
+    base: Mapping[str, Base],
     capabilities: Capabilities,
     direction: Direction = Direction.REPO_TO_SCHEDULER,
     prune: bool = False,
@@ -243,8 +258,8 @@ _NOOP, _FROM_REPO = Action.NOOP, Origin.REPO
 
 
 def _base_for(
-    name: str, renames: Mapping[str, str], base: Mapping[str, BaseRecord]
-) -> tuple[BaseRecord | None, str | None]:
+    name: str, renames: Mapping[str, str], base: Mapping[str, Base]
+) -> tuple[Base | None, str | None]:
     if name in base:
         return base[name], None
     previous = renames.get(name)
@@ -269,7 +284,7 @@ def _unreadable(
     name: str,
     spec: Spec,
     entry: LiveEntry,
-    record: BaseRecord | None,
+    record: Base | None,
 ) -> Change:
     return Change(
         project, scheduler, name, Action.NOOP, Origin.LIVE, entry.key,
@@ -285,7 +300,7 @@ def _classify(
     key: str,
     spec: Spec,
     entry: LiveEntry | None,
-    record: BaseRecord | None,
+    record: Base | None,
     fields: tuple[str, ...],
     direction: Direction,
     previous: str | None,
@@ -364,7 +379,7 @@ def _orphans(
     project: str,
     scheduler: str,
     live: Iterable[LiveEntry],
-    base: Mapping[str, BaseRecord],
+    base: Mapping[str, Base],
     claimed: set[str],
     fields: tuple[str, ...],
     direction: Direction,
@@ -408,7 +423,7 @@ def _orphans(
 def _stale_records(
     project: str,
     scheduler: str,
-    base: Mapping[str, BaseRecord],
+    base: Mapping[str, Base],
     claimed: set[str],
     live: Mapping[str, LiveEntry],
 ) -> list[Change]:

@@ -18,7 +18,6 @@ from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, paused_
 from schedsync.engine.errors import FatalError, SchedulerUnavailable, StalePlan
 from schedsync.engine.plan import (
     Action,
-    BaseRecord,
     Change,
     Direction,
     Plan,
@@ -83,16 +82,12 @@ def plan_group(
         bindings = {n: b for n, b in bindings.items() if n in names}
         keys = names | {b.entry_key for b in bindings.values()}
         live = [entry for entry in live if entry.key in keys]
-    base = {
-        name: BaseRecord(name, b.entry_key, b.base_text, b.managed)
-        for name, b in bindings.items()
-    }
     return plan_scheduler(
         project=project,
         scheduler=scheduler,
         desired=[adapter.normalize(rs.spec) for rs in schedules],
         live=live,
-        base=base,
+        base=bindings,  # as read: each compares its base text with the desired bytes
         capabilities=adapter.capabilities,
         direction=direction,
         prune=prune,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -19,17 +20,34 @@ Item = tuple[str, str, dict[str, Any] | None]  # (schedule name, entry key, spec
 
 def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
     # Raw text columns, decoded only when read (``Binding``): SQLAlchemy's per-value
-    # type processing cost ~4x, decoding every base on each plan ~40 ms per 10k.
-    query = (
-        sa.select(s.c.name, b.c.entry_key, sa.type_coerce(b.c.base_spec, sa.Text),
-                  b.c.managed, sa.type_coerce(b.c.applied_at, sa.String))
-        .join(s, s.c.id == b.c.schedule_id)
-        .where(s.c.project == project, b.c.scheduler == scheduler)
-    )
+    # type processing cost ~4x, decoding every base on each plan ~40 ms per 10k. The
+    # one SELECT goes straight to the driver (its rows are plain tuples): 10k bindings
+    # ~4 ms less than through a SQLAlchemy result's rows.
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection always has one
+    sql, positional = _of_sql(conn.dialect)
+    params: Any = ((project, scheduler) if positional
+                   else {"project": project, "scheduler": scheduler})
     return {
         name: Binding(name, key, spec, bool(managed), applied)
-        for name, key, spec, managed, applied in conn.execute(query).all()
+        for name, key, spec, managed, applied in driver.execute(sql, params).fetchall()
     }
+
+
+@functools.cache
+def _of_sql(dialect: sa.Dialect) -> tuple[str, bool]:
+    """The statement in the driver's parameter style; whether it takes a tuple."""
+    query = (
+        sa.select(s.c.name, b.c.entry_key, b.c.base_spec, b.c.managed, b.c.applied_at)
+        .join(s, s.c.id == b.c.schedule_id)
+        .where(s.c.project == sa.bindparam("project"),
+               b.c.scheduler == sa.bindparam("scheduler"))
+    )
+    compiled = query.compile(dialect=dialect)
+    if compiled.positiontup is None:  # named (PostgreSQL's psycopg)
+        return str(compiled), False
+    assert compiled.positiontup == ["project", "scheduler"], compiled.positiontup
+    return str(compiled), True
 
 
 def record(
