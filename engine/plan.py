@@ -219,7 +219,9 @@ def plan_scheduler(
     whole = len(fields) == len(SPEC_FIELDS)
     for spec in sorted(desired, key=_by_name):
         name = str(spec["name"])
-        record, previous = _base_for(name, renames, base)
+        record, previous = base.get(name), None  # the usual case, no call per schedule
+        if record is None:
+            record, previous = _base_for(name, renames, base)
         key = record.entry_key if record else _free_key(name, key_owner, live_by_key)
         claimed.add(key)
         entry = live_by_key.get(key)
