@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any
 
@@ -25,29 +24,36 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
     # ~4 ms less than through a SQLAlchemy result's rows.
     driver = conn.connection.driver_connection
     assert driver is not None  # a checked-out connection always has one
-    sql, positional = _of_sql(conn.dialect)
-    params: Any = ((project, scheduler) if positional
-                   else {"project": project, "scheduler": scheduler})
+    sql, order = _of_sql(conn.dialect)
+    named = {"project": project, "scheduler": scheduler}
+    params: Any = named if order is None else tuple(named[k] for k in order)
     return {
         name: Binding(name, key, spec, bool(managed), applied)
         for name, key, spec, managed, applied in driver.execute(sql, params).fetchall()
     }
 
 
-@functools.cache
-def _of_sql(dialect: sa.Dialect) -> tuple[str, bool]:
-    """The statement in the driver's parameter style; whether it takes a tuple."""
-    query = (
-        sa.select(s.c.name, b.c.entry_key, b.c.base_spec, b.c.managed, b.c.applied_at)
-        .join(s, s.c.id == b.c.schedule_id)
-        .where(s.c.project == sa.bindparam("project"),
-               b.c.scheduler == sa.bindparam("scheduler"))
-    )
-    compiled = query.compile(dialect=dialect)
-    if compiled.positiontup is None:  # named (PostgreSQL's psycopg)
-        return str(compiled), False
-    assert compiled.positiontup == ["project", "scheduler"], compiled.positiontup
-    return str(compiled), True
+# Statement text per SQL dialect, driver and parameter style (a handful; not per engine:
+# a server opens a state store, and so a dialect, again and again).
+_OF_SQL: dict[tuple[str, str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _of_sql(dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """The statement in the driver's parameter style, and the order of its positional
+    parameters (None: named ones)."""
+    style = (dialect.name, dialect.driver, dialect.paramstyle)
+    found = _OF_SQL.get(style)
+    if found is None:
+        query = (
+            sa.select(s.c.name, b.c.entry_key, b.c.base_spec, b.c.managed, b.c.applied_at)
+            .join(s, s.c.id == b.c.schedule_id)
+            .where(s.c.project == sa.bindparam("project"),
+                   b.c.scheduler == sa.bindparam("scheduler"))
+        )
+        compiled = query.compile(dialect=dialect)
+        order = compiled.positiontup
+        found = _OF_SQL[style] = (str(compiled), None if order is None else tuple(order))
+    return found
 
 
 def record(
