@@ -337,11 +337,11 @@ def _live_entries(
     """Task rows (``_LIST_QUERY``) -> live entries, and the managed marks among them.
 
     One loop with the look-ups hoisted: it runs once per task (10k and more). Each spec
-    is ``cc.live_spec``'s dict (``make_spec``'s normalisation, shared by every store)
-    written out inline: a call with eleven keyword arguments per row cost more than
-    building the dict (10k rows: conversion ~35 -> ~25 ms).
+    comes from ``cc.live_spec``, the normalisation every store shares: writing its dict
+    out inline here saved only ~2 ms per 10k rows (28.7 vs 30.5 ms) and made a second
+    copy to keep in step.
     """
-    loads, name_header = orjson.loads, cc.NAME_HEADER
+    loads, name_header, live_spec = orjson.loads, cc.NAME_HEADER, cc.live_spec
     known, trigger_of = schedules.triggers, schedules.trigger
     project_header, entry = cc.PROJECT_HEADER, LiveEntry
     entries: list[LiveEntry] = []
@@ -369,22 +369,11 @@ def _live_entries(
                     zone = headers.get(_TZ_HEADER)
             elif trigger_type != "cron":
                 zone = None
-            args = loads(args or "[]")
-            kwargs = loads(kwargs or "{}")
-            spec = {  # = cc.live_spec(template, ...), inline
-                "name": name or key,
-                "trigger_type": trigger_type,
-                "trigger": dict(template["trigger"]),
-                "task": task_name,
-                "args": args if type(args) is list else list(args),
-                "kwargs": kwargs if type(kwargs) is dict else dict(kwargs or {}),
-                "enabled": bool(enabled),
-                "timezone": zone,
-                "queue": queue or None,
-                "priority": priority,
-                "expires": float(expires) if expires is not None else None,
-                "description": description or None,
-            }
+            spec = live_spec(template, name=name or key, task=task_name,
+                             args=loads(args or "[]"), kwargs=loads(kwargs or "{}"),
+                             enabled=enabled, timezone=zone, queue=queue or None,
+                             priority=priority, expires=expires,
+                             description=description or None)
         except (KeyError, ValueError, TypeError) as exc:
             problem = f"periodic task {key!r} cannot be read: {exc}"
             append(entry(key, {"name": key}, None, last_run, count, problem))
