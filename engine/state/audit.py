@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -21,24 +21,21 @@ if TYPE_CHECKING:
 _INSERT = a.insert()
 
 
-def add(
-    conn: sa.Connection,
-    *,
-    at: datetime,
-    actor: str,
-    action: str,
-    project: str,
-    target: str,
-    result: str,
-    details: dict[str, Any] | None,
-) -> None:
+class Entry(TypedDict):
+    """An audit entry's fields as the writer gives them (``at`` is set on writing)."""
+
+    actor: str
+    action: str
+    project: str
+    target: str
+    result: str
+    details: dict[str, Any] | None
+
+
+def add(conn: sa.Connection, *, at: datetime, **entry: Unpack[Entry]) -> None:
     # One statement built once, the values bound: building ``insert().values(...)`` per
     # call cost as much again as running it (0.30 -> 0.14 ms CPU on SQLite).
-    conn.execute(
-        _INSERT,
-        {"at": at, "actor": actor, "action": action, "project": project, "target": target,
-         "result": result, "details": details},
-    )
+    conn.execute(_INSERT, {"at": at, **entry})
 
 
 def entries(conn: sa.Connection, project: str | None, limit: int) -> list[AuditEntry]:
@@ -64,14 +61,9 @@ def entries(conn: sa.Connection, project: str | None, limit: int) -> list[AuditE
 def record_write(
     store: StateStore,
     *,
-    actor: str,
-    action: str,
-    project: str,
-    target: str,
-    result: str,
-    details: dict[str, Any] | None,
     schedule: str | None = None,
     touched: datetime | None = None,
+    **entry: Unpack[Entry],
 ) -> ScheduleRecord | None:
     """The audit entry of a write, ``schedule``'s ``updated_at`` set to ``touched`` (when
     given) and its record read back, all in one transaction: one commit per API write
@@ -84,8 +76,7 @@ def record_write(
         if schedule is not None:
             if touched is not None:
                 with contextlib.suppress(NotFound):
-                    schedules.touch(conn, project, schedule, to_utc(touched))
-            record = schedules.by_name(conn, project, schedule)
-        add(conn, at=utcnow(), actor=actor, action=action, project=project, target=target,
-            result=result, details=details)
+                    schedules.touch(conn, entry["project"], schedule, to_utc(touched))
+            record = schedules.by_name(conn, entry["project"], schedule)
+        add(conn, at=utcnow(), **entry)
     return record
