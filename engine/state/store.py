@@ -180,13 +180,6 @@ class StateStore:
         with self._write() as conn:
             return schedules.ensure(conn, project, name, _now(now))
 
-    def schedule_ids(self, project: str, names: list[str]) -> dict[str, str]:
-        """Ids of ``names``, creating the missing records in one transaction."""
-        if not names:
-            return {}
-        with self._write() as conn:
-            return schedules.ensure_many(conn, project, names, utcnow())
-
     def plan_schedule_ids(self, project: str, names: list[str]) -> fresh.PlannedIds:
         """Ids for ``names`` without writing: known ones read, new ones derived (the
         records are written with their first bindings, see ``record_applied_many``)."""
@@ -249,13 +242,12 @@ class StateStore:
         items: list[tuple[str, str, dict[str, Any] | None]],
         *,
         managed: bool = True,
-        ids: dict[str, str] | None = None,
         planned: fresh.PlannedIds | None = None,
     ) -> None:
-        """``ids`` (from ``schedule_ids``) spares the look-up of the schedules' records;
-        ``planned`` (from ``plan_schedule_ids``, same project) too, and the names it
-        found without a record get theirs and their bindings by plain INSERTs. Should a
-        record have gone or come meanwhile, the batch is recorded again the general way."""
+        """``planned`` (from ``plan_schedule_ids``, same project) spares the look-up of
+        the schedules' records, and the names it found without a record get theirs and
+        their bindings by plain INSERTs. Should a record have gone or come meanwhile, the
+        batch is recorded again the general way."""
         now = utcnow()
         if planned is not None:
             if planned.project != project:
@@ -268,9 +260,6 @@ class StateStore:
                 planned.fresh.difference_update(name for name, _, _ in new)
                 return
             planned.fresh.difference_update(name for name, _, _ in items)
-        elif ids and self._try_record(project, scheduler, items, managed=managed, now=now,
-                                      ids=ids):
-            return
         with self._write() as conn:
             bindings.record(conn, project, scheduler, items, managed=managed, now=now)
 
@@ -283,14 +272,14 @@ class StateStore:
         managed: bool,
         now: datetime,
         ids: dict[str, str],
-        planned: fresh.PlannedIds | None = None,
-        new: list[tuple[str, str, dict[str, Any] | None]] | None = None,
+        planned: fresh.PlannedIds,
+        new: list[tuple[str, str, dict[str, Any] | None]],
     ) -> bool:
-        """Record with the ids known beforehand; False when a unique or foreign key
+        """Record with the ids planned beforehand; False when a unique or foreign key
         says they no longer hold (nothing is written then)."""
         try:
             with self._write() as conn:
-                if planned is not None and new:
+                if new:
                     fresh.insert(conn, planned, scheduler, new, managed=managed, now=now)
                 if items:
                     bindings.record(conn, project, scheduler, items, managed=managed,

@@ -203,17 +203,19 @@ def test_record_applied_many_in_one_batch(store: StateStore) -> None:
     assert (bound["s0002"].entry_key, bound["s0002"].base_spec) == ("key-2b", {"i": "back"})
 
 
-def test_ids_made_up_front_record_a_batch_and_a_vanished_record_is_remade(
+def test_ids_planned_up_front_record_a_batch_and_a_vanished_record_is_remade(
     store: StateStore,
 ) -> None:
     store.ensure_schedule("acme", "s0003", now=T0)  # known before: keeps its id and times
+    store.ensure_schedule("acme", "s0009", now=T0)
     names = [f"s{i:04}" for i in range(300)]
-    ids = store.schedule_ids("acme", names)
-    assert ids == {name: uuid5(f"acme/{name}") for name in names}
+    planned = store.plan_schedule_ids("acme", names)
+    assert planned.ids == {name: uuid5(f"acme/{name}") for name in names}
+    assert planned.fresh == set(names) - {"s0003", "s0009"}
     assert store.schedule_records("acme")["s0003"].created_at == T0
     store.forget_schedule("acme", "s0009")  # gone between the look-up and the record
     items = [(name, f"key-{name}", {"n": name}) for name in names[:20]]
-    store.record_applied_many("acme", "aps", items, ids=ids)
+    store.record_applied_many("acme", "aps", items, planned=planned)
     bound = store.bindings("acme", "aps")
     assert {name: b.base_spec for name, b in bound.items()} == {n: {"n": n} for n in names[:20]}
     assert store.schedule_records("acme")["s0009"].id == uuid5("acme/s0009")
