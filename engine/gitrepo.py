@@ -391,8 +391,8 @@ class GitRepo:
         settings: dict[str, str] = {}
         for record in out.split("\0"):
             name, _, value = record.partition("\n")
-            if name:
-                settings.setdefault(name.lower(), value)
+            if name:  # listed system, global, repository: the last one wins, as in git
+                settings[name.lower()] = value
         self._config_cache = (key, settings)
         return settings
 

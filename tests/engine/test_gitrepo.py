@@ -125,6 +125,24 @@ def test_auto_maintenance_runs_once_every_so_many_commits(
     assert _maintenance_runs(trace) == expected  # ours, unless the repository said no
 
 
+def test_auto_maintenance_off_in_the_repository_beats_the_global_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = init(tmp_path / "repo")
+    global_config = tmp_path / "gitconfig"
+    global_config.write_text("[maintenance]\n\tauto = true\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(global_config))
+    git(root, "config", "maintenance.auto", "false")
+    repo = GitRepo.open(root)
+    assert repo is not None
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    monkeypatch.setattr("schedsync.engine.gitrepo.MAINTENANCE_EVERY", 1)
+    write(root / "x.yaml", "x: 1\n")
+    assert repo.commit_paths(["x.yaml"], "edit", **AUTHOR) is not None
+    assert _maintenance_runs(trace) == 0
+
+
 def test_bad_author_is_a_clear_error(tmp_path: Path) -> None:
     root = init(tmp_path / "repo")
     write(root / "x.yaml", "x: 1\n")
