@@ -100,14 +100,17 @@ def insert_rows(
     conn.exec_driver_sql(sql, params)
 
 
-_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[int, ...] | None]] = {}
+# Per SQL dialect, driver and parameter style, as ``bindings._of_sql``: two drivers of
+# one dialect may compile differently (psycopg 3 renders casts on its parameters).
+_INSERTS: dict[tuple[str, str, str, str, tuple[str, ...]],
+               tuple[str, tuple[int, ...] | None]] = {}
 
 
 def _insert_sql(
     dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
 ) -> tuple[str, tuple[int, ...] | None]:
     """The INSERT's text, and for positional parameters where each column goes."""
-    key = (f"{dialect.name}:{dialect.paramstyle}", table.name, columns)
+    key = (dialect.name, dialect.driver, dialect.paramstyle, table.name, columns)
     found = _INSERTS.get(key)
     if found is None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
