@@ -8,6 +8,7 @@ or returned by this class is relative to the schedule repository root (``self.ro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -289,7 +290,12 @@ class GitRepo:
         """What ``git commit`` would have started after each commit, every
         ``MAINTENANCE_EVERY`` commits (and never when ``maintenance.auto`` is off)."""
         self._commits_since_maintenance += 1
-        if self._commits_since_maintenance < MAINTENANCE_EVERY:
+        due = self._commits_since_maintenance >= MAINTENANCE_EVERY
+        if not due and self._commits_since_maintenance == 1:
+            # A CLI process commits once and never reaches the count: look as gc --auto
+            # itself does (one listdir), so CLI-only repositories still get their gc.
+            due = self._many_loose_objects()
+        if not due:
             return
         self._commits_since_maintenance = 0
         if self._config().get("maintenance.auto", "true").lower() in _FALSE:
@@ -297,9 +303,25 @@ class GitRepo:
         # gc detaches for the long work (gc.autoDetach); a failure is git's to report
         # the next time, never a reason to fail (or hold up) a write that is committed:
         # no output kept, no waiting for an index.lock as other commands do.
-        subprocess.run(["git", "maintenance", "run", "--auto", "--quiet"], cwd=self.top,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False, env=_git_env())
+        with contextlib.suppress(OSError):
+            subprocess.run(["git", "maintenance", "run", "--auto", "--quiet"], cwd=self.top,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, env=_git_env())
+
+    def _many_loose_objects(self) -> bool:
+        """``git gc --auto``'s own estimate: more loose objects in ``objects/17`` than
+        ``gc.auto`` / 256 (git then packs them)."""
+        try:
+            limit = int(self._config().get("gc.auto", "6700"))
+        except ValueError:  # "7k" and the like: let git read it
+            return True
+        if limit <= 0:
+            return False
+        try:
+            names = os.listdir(self.common_dir / "objects" / "17")
+        except OSError:
+            return False
+        return sum(len(name) == 38 for name in names) > (limit + 255) // 256
 
     def _unchanged(self, full: list[str]) -> bool:
         base = self.head() or _EMPTY_TREE

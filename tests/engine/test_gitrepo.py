@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import threading
 from pathlib import Path
@@ -141,6 +142,28 @@ def test_auto_maintenance_off_in_the_repository_beats_the_global_config(
     write(root / "x.yaml", "x: 1\n")
     assert repo.commit_paths(["x.yaml"], "edit", **AUTHOR) is not None
     assert _maintenance_runs(trace) == 0
+
+
+def test_a_single_commit_runs_maintenance_when_gc_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CLI process commits once: the every-so-many count alone would never run gc."""
+    root = init(tmp_path / "repo")
+    git(root, "config", "gc.auto", "256")  # gc --auto: more than one loose object in 17/
+    git(root, "config", "gc.autoDetach", "false")
+    blobs = (f"blob {n}" for n in range(100_000))
+    wanted = [text for text in blobs
+              if hashlib.sha1(f"blob {len(text)}\0{text}".encode()).hexdigest()[:2] == "17"]
+    for text in wanted[:2]:
+        subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=root, input=text.encode(),
+                       check=True, capture_output=True)
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    repo = GitRepo.open(root)  # a fresh one, as each CLI run opens
+    assert repo is not None
+    write(root / "x.yaml", "x: 1\n")
+    assert repo.commit_paths(["x.yaml"], "edit", **AUTHOR) is not None
+    assert _maintenance_runs(trace) == 1  # (no loose objects: none, the test above)
 
 
 def test_bad_author_is_a_clear_error(tmp_path: Path) -> None:
