@@ -23,6 +23,15 @@ def git(cwd: Path, *args: str) -> str:
                           check=True).stdout.strip()
 
 
+def push_elsewhere(origin: Path, other: Path, old: str, new: str, message: str) -> None:
+    """Another clone of ``origin`` replaces ``old`` by ``new`` in EMAIL and pushes it."""
+    subprocess.run(["git", "clone", "-q", str(origin), str(other)], check=True)
+    path = other / EMAIL
+    path.write_text(path.read_text().replace(old, new))
+    git(other, "commit", "-qam", message)
+    git(other, "push", "-q")
+
+
 @pytest.fixture
 def pushing(tmp_path: Path) -> Iterator[tuple[Api, Path]]:
     origin = tmp_path / "origin.git"
@@ -49,12 +58,8 @@ def test_a_rejected_push_is_409_and_leaves_the_checkout_clean(
     pushing: tuple[Api, Path], tmp_path: Path
 ) -> None:
     api, origin = pushing
-    other = tmp_path / "other"
-    subprocess.run(["git", "clone", "-q", str(origin), str(other)], check=True)
-    path = other / EMAIL
-    path.write_text(path.read_text().replace('hour: "9"', 'hour: "7"'))
-    git(other, "commit", "-qam", "someone else moved the digest")
-    git(other, "push", "-q")
+    push_elsewhere(origin, tmp_path / "other", 'hour: "9"', 'hour: "7"',
+                   "someone else moved the digest")
     head, text = git(api.root, "rev-parse", "HEAD"), (api.root / EMAIL).read_text()
     sid = api.ids()["email.digest"]
     response = api.call("PATCH", f"{BASE}/{sid}", json={
@@ -71,12 +76,8 @@ def test_a_push_rebased_onto_other_changes_shows_them(
     pushing: tuple[Api, Path], tmp_path: Path
 ) -> None:
     api, origin = pushing
-    other = tmp_path / "other"
-    subprocess.run(["git", "clone", "-q", str(origin), str(other)], check=True)
-    path = other / EMAIL
-    path.write_text(path.read_text().replace("every: 5", "every: 7"))  # email.ping
-    git(other, "commit", "-qam", "someone else slowed the ping")
-    git(other, "push", "-q")
+    push_elsewhere(origin, tmp_path / "other", "every: 5", "every: 7",  # email.ping
+                   "someone else slowed the ping")
     sid = api.ids()["email.digest"]
     response = api.call("PATCH", f"{BASE}/{sid}", json={"description": "ours"})
     assert response.status_code == 200, response.text
