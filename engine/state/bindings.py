@@ -27,9 +27,16 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
     sql, order = _of_sql(conn.dialect)
     named = {"project": project, "scheduler": scheduler}
     params: Any = named if order is None else tuple(named[k] for k in order)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        rows = driver.execute(sql, params).fetchall()
+    except dbapi_error as exc:
+        # Wrapped as SQLAlchemy wraps it, so the store's guard reports it (an unreachable
+        # or foreign PostgreSQL state is a StateError, not a psycopg traceback).
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
     return {
         name: Binding(name, key, spec, bool(managed), applied)
-        for name, key, spec, managed, applied in driver.execute(sql, params).fetchall()
+        for name, key, spec, managed, applied in rows
     }
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+import state_fixtures
+
 from schedsync.engine.adapters.base import LiveEntry
 from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.plan import BaseRecord, plan_scheduler
 from schedsync.engine.spec import make_spec, spec_bytes
 from schedsync.engine.state import StateStore
+from schedsync.engine.state.errors import StateError
 from schedsync.schemas.config import CeleryBeatScheduler
 
 
@@ -49,3 +54,31 @@ def test_a_binding_as_read_is_the_planners_base(tmp_path: Path) -> None:
                  for base in (bound, records)]
         assert plans[0] == plans[1]
         assert plans[0].changes[0].base == spec
+
+
+pg_database = state_fixtures.pg_database  # registers the module-scoped fixture here
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return state_fixtures.pick_location(request, tmp_path)
+
+
+def test_a_failing_bindings_read_is_a_state_error_not_a_driver_traceback(
+    location: str, tmp_path: Path
+) -> None:
+    """The bindings' SELECT goes to the driver itself: its errors still reach the store's
+    guard as SQLAlchemy's would (on PostgreSQL a psycopg error escaped as a traceback)."""
+    with StateStore.open(location, tmp_path) as store:
+        assert store.bindings("acme", "aps") == {}
+        url = location if "://" in location else f"sqlite:///{location}"
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE schedsync_bindings RENAME TO schedsync_gone")
+        try:
+            with pytest.raises(StateError, match="schedsync_bindings"):
+                store.bindings("acme", "aps")
+        finally:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ALTER TABLE schedsync_gone RENAME TO schedsync_bindings")
+            engine.dispose()
