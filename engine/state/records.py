@@ -58,8 +58,8 @@ class Binding:
         spec: dict[str, Any] | None = orjson.loads(self.base_text)
         return spec
 
-    # The planner's view of a base (``plan.BaseRecord``'s): a plan takes the bindings as
-    # they are, not one more object per schedule (10k: ~5 ms).
+    # ``spec`` and ``holds`` make a Binding a planner base (``plan.Base``; the bindings as
+    # read, no ``plan.BaseRecord`` made per schedule: 10k ~5 ms).
     @property
     def spec(self) -> dict[str, Any] | None:
         return self.base_spec
