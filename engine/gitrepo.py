@@ -63,7 +63,7 @@ class GitRepo:
         self.common_dir = common_dir
         self._committer: dict[str, str] | None = None
         self._config_cache: tuple[tuple[int, int], dict[str, str]] | None = None
-        self._commits_since_maintenance = 0
+        self._commits = 0  # by this object: when to run maintenance
 
     @classmethod
     def open(cls, root: Path) -> GitRepo | None:
@@ -287,18 +287,13 @@ class GitRepo:
         )
 
     def _maintain(self) -> None:
-        """What ``git commit`` would have started after each commit, every
-        ``MAINTENANCE_EVERY`` commits (and never when ``maintenance.auto`` is off)."""
-        self._commits_since_maintenance += 1
-        due = self._commits_since_maintenance >= MAINTENANCE_EVERY
-        if not due and self._commits_since_maintenance == 1:
-            # A CLI process commits once and never reaches the count: look as gc --auto
-            # itself does (one listdir), so CLI-only repositories still get their gc.
-            due = self._many_loose_objects()
-        if not due:
-            return
-        self._commits_since_maintenance = 0
-        if self._config().get("maintenance.auto", "true").lower() in _FALSE:
+        """What ``git commit`` would have started after each commit, at the first commit
+        of this object (a CLI process commits once) and every ``MAINTENANCE_EVERY`` after
+        (and never when ``maintenance.auto`` is off). ``git maintenance run --auto``
+        decides itself whether anything is due."""
+        due = self._commits % MAINTENANCE_EVERY == 0
+        self._commits += 1
+        if not due or self._config().get("maintenance.auto", "true").lower() in _FALSE:
             return
         # gc detaches for the long work (gc.autoDetach); a failure is git's to report
         # the next time, never a reason to fail (or hold up) a write that is committed:
@@ -307,21 +302,6 @@ class GitRepo:
             subprocess.run(["git", "maintenance", "run", "--auto", "--quiet"], cwd=self.top,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=False, env=_git_env())
-
-    def _many_loose_objects(self) -> bool:
-        """``git gc --auto``'s own estimate: more loose objects in ``objects/17`` than
-        ``gc.auto`` / 256 (git then packs them)."""
-        try:
-            limit = int(self._config().get("gc.auto", "6700"))
-        except ValueError:  # "7k" and the like: let git read it
-            return True
-        if limit <= 0:
-            return False
-        try:
-            names = os.listdir(self.common_dir / "objects" / "17")
-        except OSError:
-            return False
-        return sum(len(name) == 38 for name in names) > (limit + 255) // 256
 
     def _unchanged(self, full: list[str]) -> bool:
         base = self.head() or _EMPTY_TREE
