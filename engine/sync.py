@@ -47,7 +47,7 @@ def make_plan(
     direction: Direction = Direction.REPO_TO_SCHEDULER,
 ) -> Plan:
     """Repository vs live for every (or the selected) project and scheduler."""
-    with paused_gc(freeze=True):
+    with paused_gc(freeze=not ws.long_lived):
         groups = [
             plan_group(ws, p, s, prune=prune, direction=direction)
             for p in ws.projects(project)

@@ -34,6 +34,9 @@ class Workspace:
     repo: LoadedRepository
     _state: StateStore | None = None
     _adapters: dict[tuple[str, str], SchedulerAdapter] = field(default_factory=dict)
+    # A server's workspace lives on: what its plans build is garbage after the request,
+    # so they must not freeze it out of the collector's view as a CLI command may.
+    long_lived: bool = False
 
     @classmethod
     def open(cls, root: Path | None = None, *, allow_invalid: bool = False) -> Workspace:

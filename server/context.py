@@ -119,7 +119,7 @@ class ApiContext:
         from schedsync.engine.gitrepo import GitRepo
 
         reader = Workspace.open(root, allow_invalid=True)
-        writer = Workspace(reader.root, reader.repo)
+        writer = Workspace(reader.root, reader.repo, long_lived=True)
         git = GitRepo.open(reader.root)
         context = cls(reader.root, reader, writer)
         context.seen_head = git.head() if git is not None else None
