@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from schedsync import __version__
 from schedsync.engine.diagnostics import Diagnostic, Severity
-from schedsync.engine.spec import Spec
+from schedsync.engine.spec import Spec, canonical_parts
 from schedsync.engine.validate.context import CronMemo
 from schedsync.engine.validate.schedule_file import (
     FileResult,
@@ -34,7 +34,7 @@ from schedsync.schemas.schedule import TRIGGER_MODELS, Schedule
 
 CACHE_DIR = Path(".schedsync") / "cache"
 # Bump when the cached shape or the meaning of a file-local check changes.
-FORMAT = 5
+FORMAT = 6
 _SALT = f"{FORMAT}:{__version__}".encode()
 
 
@@ -124,6 +124,7 @@ def _encode(result: FileResult) -> dict[str, Any]:
                 pack_positions(p.table),
                 *dump_schedule(p.schedule),
                 _spec_without_data(p.spec),
+                canonical_parts(p.spec),
             ]
             for p in result.schedules
         ],
@@ -136,12 +137,13 @@ def _decode(data: dict[str, Any]) -> FileResult:
         for d in data["diagnostics"]
     ]
     schedules = []
-    for index, line, packed, values, fields_set, trigger_set, spec in data["schedules"]:
+    for index, line, packed, values, fields_set, trigger_set, spec, parts in data["schedules"]:
         # args and kwargs are stored once (in the values), not twice
         spec["args"] = list(values["args"])
         spec["kwargs"] = dict(values["kwargs"])
         schedule = rebuild_schedule(values, fields_set, trigger_set)
-        schedules.append(ParsedSchedule(index, schedule, packed, spec, line))
+        canonical = (parts[0], parts[1]) if parts else None
+        schedules.append(ParsedSchedule(index, schedule, packed, spec, line, canonical))
     return FileResult(data["file"], schedules, diagnostics)
 
 

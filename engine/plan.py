@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from schedsync.engine.adapters.base import Capabilities, LiveEntry
+from schedsync.engine.adapters.base import Capabilities, Expected, LiveEntry
 from schedsync.engine.spec import SPEC_FIELDS, Spec, comparable, spec_bytes, spec_key
 
 
@@ -202,11 +202,14 @@ def plan_scheduler(
     direction: Direction = Direction.REPO_TO_SCHEDULER,
     prune: bool = False,
     renamed_from: Mapping[str, str] | None = None,
+    expected: Mapping[str, Expected] | None = None,
 ) -> SchedulerPlan:
     """Plan one scheduler of one project.
 
     ``desired`` are the repository's specs for this scheduler, ``base`` the state file's
-    records by schedule name, ``renamed_from`` maps a new name to its previous name.
+    records by schedule name, ``renamed_from`` maps a new name to its previous name,
+    ``expected`` the desired specs with their ``spec_bytes`` by name, where the caller
+    has them (``list_entries`` may then have handed back a desired spec as the live one).
     """
     fields = compare_fields(capabilities)
     renames = dict(renamed_from or {})
@@ -217,6 +220,7 @@ def plan_scheduler(
     # A store that keeps every field reads back the very spec: equal whole canonical
     # bytes of desired and live stand for their two keys.
     whole = len(fields) == len(SPEC_FIELDS)
+    known = (expected or {}).get
     for spec in sorted(desired, key=_by_name):
         name = str(spec["name"])
         record, previous = base.get(name), None  # the usual case, no call per schedule
@@ -234,10 +238,15 @@ def plan_scheduler(
             continue
         # The usual row (bound, live and in sync) inline, no call per schedule: 10k
         # entries ~8 ms. What ``_classify`` decides for it, step for step.
-        desired_bytes = _dumps(spec, option=_SORTED)
+        found = known(name)
+        desired_bytes = (
+            found[1] if found is not None and found[0] is spec
+            else _dumps(spec, option=_SORTED)
+        )
         live_spec = entry.spec
         if record is not None and record.holds(desired_bytes) and (
-            (whole and desired_bytes == _dumps(live_spec, option=_SORTED))
+            live_spec is spec  # the store saw the row hold it (list_entries' expect)
+            or (whole and desired_bytes == _dumps(live_spec, option=_SORTED))
             or spec_key(spec, fields) == spec_key(live_spec, fields)
         ):
             changes.append(Change(project, scheduler, name, _NOOP, _FROM_REPO, key, spec,

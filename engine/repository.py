@@ -20,7 +20,7 @@ from schedsync.engine.config import CONFIG_NAME, SCHEDULES_DIR
 from schedsync.engine.diagnostics import Diagnostic, Diagnostics, Severity
 from schedsync.engine.errors import ConfigError
 from schedsync.engine.loader import load_document
-from schedsync.engine.spec import Spec
+from schedsync.engine.spec import CanonicalParts, Spec, joined_bytes, spec_bytes
 from schedsync.engine.validate.config_file import check_config
 from schedsync.engine.validate.context import Accepted, CronMemo, check_context
 from schedsync.engine.validate.schedule_file import FileResult, check_schedule_file
@@ -38,6 +38,14 @@ class RepoSchedule:
     file: str
     index: int
     line: int
+    # ``spec``'s canonical text around its zone, from the file cache (None: not cached).
+    canonical: CanonicalParts | None = None
+
+    def spec_bytes(self) -> bytes:
+        """``spec_bytes(self.spec)``, from the cached text when there is some."""
+        if self.canonical is None:
+            return spec_bytes(self.spec)
+        return joined_bytes(self.canonical, self.spec["timezone"])
 
 
 @dataclass
@@ -255,6 +263,7 @@ def _repo_schedules(accepted: list[Accepted]) -> dict[str, list[RepoSchedule]]:
                 file=item.file,
                 index=item.parsed.index,
                 line=item.parsed.line,
+                canonical=item.parsed.canonical,
             )
         )
     for items in out.values():

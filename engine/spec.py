@@ -133,6 +133,37 @@ def spec_bytes(spec: Spec) -> bytes:
     return orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
 
 
+# The canonical text of a spec split around its time zone: (what sorts before
+# ``"timezone"``, what sorts after). A schedule file's cache keeps it, because the zone
+# comes from the config, not the file; ``joined_bytes`` then gives the spec's bytes
+# without serialising its ~20 objects again (10k specs scattered in memory: ~40 ms).
+CanonicalParts = tuple[str, str]
+
+
+def canonical_parts(spec: Spec) -> CanonicalParts | None:
+    """``spec``'s canonical text without its time zone; None if a side is empty (then
+    there is nothing to splice around, and ``spec_bytes`` serves)."""
+    before = {k: v for k, v in spec.items() if k < "timezone"}
+    after = {k: v for k, v in spec.items() if k > "timezone"}
+    if not before or not after:
+        return None
+    sort = orjson.OPT_SORT_KEYS
+    head = orjson.dumps(before, option=sort)[:-1]  # without its closing brace
+    tail = orjson.dumps(after, option=sort)[1:]  # without its opening brace
+    return head.decode(), tail.decode()
+
+
+def joined_bytes(parts: CanonicalParts, timezone: str | None) -> bytes:
+    """``spec_bytes`` of the spec ``parts`` came from, with ``timezone`` as its zone."""
+    head, tail = parts
+    return f'{head},"timezone":{_zone_json(timezone)},{tail}'.encode()
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_json(timezone: str | None) -> str:
+    return orjson.dumps(timezone).decode()
+
+
 def spec_key(spec: Spec, fields: tuple[str, ...] = SPEC_FIELDS) -> bytes:
     """Equal for specs equal in ``fields``: what the planner compares (no digest needed
     when both sides are at hand). The values in ``fields`` order, not a dict: a third

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schedsync import __version__
-from schedsync.engine.adapters.base import LiveEntry, Operation, OpKind, paused_gc
+from schedsync.engine.adapters.base import Expected, LiveEntry, Operation, OpKind, paused_gc
 from schedsync.engine.errors import FatalError, SchedulerUnavailable, StalePlan
 from schedsync.engine.plan import (
     Action,
@@ -25,10 +25,11 @@ from schedsync.engine.plan import (
     compare_fields,
     plan_scheduler,
 )
-from schedsync.engine.spec import spec_hash
+from schedsync.engine.spec import Spec, spec_bytes, spec_hash
 
 if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
+    from schedsync.engine.repository import RepoSchedule
     from schedsync.engine.state.fresh import PlannedIds
     from schedsync.engine.workspace import Workspace
 
@@ -68,7 +69,6 @@ def plan_group(
     """Plan one scheduler; ``only`` narrows it to those schedule names (and the live
     entries bound to them), so a single-schedule write does not plan the whole store."""
     adapter = ws.adapter(project, scheduler)
-    live = list_live(adapter, project, scheduler)
     schedules = [rs for rs in ws.repo.project(project) if rs.schedule.scheduler == scheduler]
     bindings = ws.state.bindings(project, scheduler)
     renames = {
@@ -80,12 +80,18 @@ def plan_group(
         names = only | {renames[n] for n in only if n in renames}
         schedules = [rs for rs in schedules if rs.schedule.name in names]
         bindings = {n: b for n, b in bindings.items() if n in names}
-        keys = names | {b.entry_key for b in bindings.values()}
+        keys: set[str] | None = names | {b.entry_key for b in bindings.values()}
+    else:
+        keys = None
+    desired, expected = _desired(adapter, schedules)
+    live = list_live(adapter, project, scheduler, expected)
+    if keys is not None:
         live = [entry for entry in live if entry.key in keys]
     return plan_scheduler(
         project=project,
         scheduler=scheduler,
-        desired=[adapter.normalize(rs.spec) for rs in schedules],
+        desired=desired,
+        expected=expected,
         live=live,
         base=bindings,  # as read: each compares its base text with the desired bytes
         capabilities=adapter.capabilities,
@@ -95,9 +101,34 @@ def plan_group(
     )
 
 
-def list_live(adapter: SchedulerAdapter, project: str, scheduler: str) -> list[LiveEntry]:
+def _desired(
+    adapter: SchedulerAdapter, schedules: list[RepoSchedule]
+) -> tuple[list[Spec], dict[str, Expected]]:
+    """The schedules as the store would read them back, and each with its canonical
+    bytes by name: the planner compares those bytes with the bases, and the store can
+    hand back an in-sync entry's spec as the desired one itself.
+
+    The bytes come from the file cache's text while ``normalize`` leaves a spec as it
+    is (the usual case): serialising 10k specs scattered in memory costs ~40 ms."""
+    desired: list[Spec] = []
+    expected: dict[str, Expected] = {}
+    normalize = adapter.normalize
+    for rs in schedules:
+        spec = normalize(rs.spec)
+        desired.append(spec)
+        expected[rs.schedule.name] = (
+            spec, rs.spec_bytes() if spec is rs.spec else spec_bytes(spec))
+    return desired, expected
+
+
+def list_live(
+    adapter: SchedulerAdapter,
+    project: str,
+    scheduler: str,
+    expect: Mapping[str, Expected] | None = None,
+) -> list[LiveEntry]:
     try:
-        return adapter.list_entries()
+        return adapter.list_entries(expect)
     except FatalError:
         raise
     except Exception as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +61,10 @@ class OpKind(enum.StrEnum):
     DISABLE = "disable"
 
 
+# A spec with its canonical bytes (``spec_bytes``), as a plan expects it in the store.
+Expected = tuple[Spec, bytes]
+
+
 @dataclass(slots=True)
 class Operation:
     """One change for ``apply``. Not frozen, like ``LiveEntry`` (a value all the
@@ -85,8 +89,13 @@ class SchedulerAdapter(Protocol):
 
     capabilities: Capabilities
 
-    def list_entries(self) -> list[LiveEntry]:
-        """Every entry in the store, including those schedsync does not manage."""
+    def list_entries(self, expect: Mapping[str, Expected] | None = None) -> list[LiveEntry]:
+        """Every entry in the store, including those schedsync does not manage.
+
+        ``expect``: the specs the caller expects, by schedule name. A store may hand back
+        the very expected spec for an entry that reads back exactly as it (equal
+        canonical bytes), so that a plan tells an in-sync entry by identity; ignoring it
+        is always right: it only ever shares a value equal to what would be built."""
         ...
 
     def create(self, key: str, spec: Spec) -> None: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from schedsync.engine.adapters import celery_common as cc
 from schedsync.engine.adapters.base import (
+    Expected,
     LiveEntry,
     Operation,
     OpKind,
@@ -165,14 +166,14 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
 
     # -- reading ---------------------------------------------------------------------
 
-    def list_entries(self) -> list[LiveEntry]:
+    def list_entries(self, expect: Mapping[str, Expected] | None = None) -> list[LiveEntry]:
         with paused_gc():
             with self._connect("read the periodic tasks") as conn:
                 # Tasks first: a schedule row they reference is then already committed.
                 # ``all()``: one fetch; iterating the result fetches row by row (~2x).
                 rows = sorted(conn.execute(_LIST_QUERY).all(), key=_by_name)
                 schedules = _Schedules(conn)
-            entries, self._managed = _live_entries(rows, schedules)
+            entries, self._managed = _live_entries(rows, schedules, expect or {})
             del rows  # before the collector runs again: 10k rows less to walk
         return entries
 
@@ -332,9 +333,15 @@ _by_name = operator.itemgetter(0)
 
 
 def _live_entries(
-    rows: Sequence[Any], schedules: _Schedules
+    rows: Sequence[Any], schedules: _Schedules, expect: Mapping[str, Expected]
 ) -> tuple[list[LiveEntry], dict[str, str | None]]:
     """Task rows (``_LIST_QUERY``) -> live entries, and the managed marks among them.
+
+    A row whose spec has the canonical bytes of the spec expected under its name
+    (``expect``) gets that very spec: the planner then knows it in sync by identity.
+    The bytes are taken here, while the spec just built is in the CPU's cache: the
+    planner serialising the 10k live specs later, scattered in memory, cost ~3x as
+    much (~40 ms vs ~13 ms per 10k on the bench machine).
 
     One loop with the look-ups hoisted: it runs once per task (10k and more). Each spec
     comes from ``cc.live_spec``, the normalisation every store shares: writing its dict
@@ -342,7 +349,8 @@ def _live_entries(
     copy to keep in step.
     """
     loads, name_header, live_spec = orjson.loads, cc.NAME_HEADER, cc.live_spec
-    known, trigger_of = schedules.triggers, schedules.trigger
+    known, trigger_of, expected = schedules.triggers, schedules.trigger, expect.get
+    dumps, sorted_keys = orjson.dumps, orjson.OPT_SORT_KEYS
     project_header, entry = cc.PROJECT_HEADER, LiveEntry
     entries: list[LiveEntry] = []
     append = entries.append
@@ -374,6 +382,9 @@ def _live_entries(
                              enabled=enabled, timezone=zone, queue=queue or None,
                              priority=priority, expires=expires,
                              description=description or None)
+            wanted = expected(spec["name"])
+            if wanted is not None and dumps(spec, option=sorted_keys) == wanted[1]:
+                spec = wanted[0]
         except (KeyError, ValueError, TypeError) as exc:
             problem = f"periodic task {key!r} cannot be read: {exc}"
             append(entry(key, {"name": key}, None, last_run, count, problem))

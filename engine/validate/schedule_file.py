@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from schedsync.engine.cron import CronProblem, check_cron, dom_dow_ambiguous
 from schedsync.engine.diagnostics import Diagnostic, Severity, format_path
 from schedsync.engine.loader import Document, Path, Position
-from schedsync.engine.spec import Spec, make_spec
+from schedsync.engine.spec import CanonicalParts, Spec, make_spec
 from schedsync.engine.validate.messages import describe, did_you_mean, pydantic_diagnostic
 from schedsync.schemas.schedule import CRON_FIELDS, CronTrigger, Schedule
 
@@ -40,6 +40,9 @@ class ParsedSchedule:
     spec: Spec
     # 1-based line of the list item (taken from ``positions`` when not given).
     line: int = 0
+    # ``spec``'s canonical text around its zone (``spec.canonical_parts``), when the
+    # file cache had it: the planner then need not serialise the spec again.
+    canonical: CanonicalParts | None = None
     # The cron fields as text (empty for other trigger types) and as a hashable key:
     # the contextual checks ask for them several times per schedule.
     cron: dict[str, str] = field(init=False, repr=False, compare=False)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from schedsync.engine.adapters.base import Operation, OpKind
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
-from schedsync.engine.spec import make_spec
+from schedsync.engine.spec import make_spec, spec_bytes
 from schedsync.schemas.config import CeleryBeatScheduler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "celery_fixtures"))
@@ -147,6 +147,23 @@ def test_live_edit_reads_back_different(adapter: DjangoCeleryBeatAdapter) -> Non
         conn.execute(sa.text("UPDATE django_celery_beat_periodictask SET kwargs = '{\"x\": 2}'"))
     [entry] = adapter.list_entries()
     assert entry.spec["kwargs"] == {"x": 2}
+
+
+def test_expected_spec_is_handed_back_only_when_the_row_holds_it_exactly(
+    adapter: DjangoCeleryBeatAdapter,
+) -> None:
+    wanted = specs()
+    list(adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in wanted]))
+    tick = wanted[3]
+    # Equal in Python, not in JSON (1 == 1.0 == True): the row holds [1, "a"], not these.
+    near = [{**tick, "args": [1.0, "a"]}, {**tick, "args": [True, "a"]},
+            {**tick, "kwargs": {"x": {"y": [1.0]}}}, {**tick, "description": ""}]
+    for spec in (*wanted, *near):
+        expect = {str(spec["name"]): (spec, spec_bytes(spec))}
+        live = {e.key: e for e in adapter.list_entries(expect)}[str(spec["name"])]
+        assert (live.spec is spec) is any(spec is w for w in wanted), spec
+        assert spec_bytes(live.spec) == spec_bytes(
+            {e.key: e for e in adapter.list_entries()}[str(spec["name"])].spec)
 
 
 def test_failures_are_reported_per_change(adapter: DjangoCeleryBeatAdapter) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from schedsync.engine.cache import CACHE_DIR, FileCache, dump_schedule, rebuild_schedule
 from schedsync.engine.errors import ConfigError
 from schedsync.engine.repository import load_repository, load_repository_from_files
+from schedsync.engine.spec import canonical_parts, joined_bytes, make_spec, spec_bytes
 from schedsync.schemas.schedule import Schedule
 
 CONFIG = """\
@@ -250,3 +252,34 @@ def test_cached_schedules_still_point_at_their_lines(tmp_path: Path) -> None:
     assert [(d.code, d.line, d.column) for d in second] == [
         ("duplicate-name", 2, 11), ("duplicate-name", 7, 11)]
     assert second == first
+
+
+def test_cached_canonical_text_is_the_specs_bytes(tmp_path: Path) -> None:
+    """The planner takes a cached schedule's canonical bytes from the file cache: they
+    must be exactly ``spec_bytes`` of the spec, with the zone the config gives it."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "schedules"
+    root = tmp_path / "repo"
+    shutil.copytree(examples, root, ignore=shutil.ignore_patterns(".schedsync"))
+    cold = load_repository(root)
+    assert all(rs.canonical is None for items in cold.schedules.values() for rs in items)
+    warm = load_repository(root)
+    loaded = [rs for items in warm.schedules.values() for rs in items]
+    assert len(loaded) >= 18
+    assert all(rs.canonical is not None for rs in loaded)
+    assert [rs.spec_bytes() for rs in loaded] == [spec_bytes(rs.spec) for rs in loaded]
+    assert len({rs.spec["timezone"] for rs in loaded}) > 1  # zones from the config vary
+
+
+@pytest.mark.parametrize("spec", [
+    make_spec(name="a", trigger_type="interval", trigger={"every": 5, "period": "seconds"},
+              task="t", kwargs={"timezone": None, "trigger": {"x": 1}}),
+    make_spec(name="ünï \"q\"", trigger_type="cron", trigger={"minute": "0"}, task="t",
+              args=[1.5, -0.0, "\\u00e9", {"z": 1, "a": [True, None]}], description="x\ny"),
+    make_spec(name="c", trigger_type="clocked", trigger={"run_at": "2030-01-02T03:04:05Z"},
+              task="t", queue="q", priority=3, expires=60.0),
+])
+@pytest.mark.parametrize("zone", [None, "Europe/Berlin", "America/Argentina/Buenos_Aires"])
+def test_canonical_parts_join_to_spec_bytes(spec: dict[str, object], zone: str | None) -> None:
+    parts = canonical_parts({**spec, "timezone": None})
+    assert parts is not None
+    assert joined_bytes(parts, zone) == spec_bytes({**spec, "timezone": zone})

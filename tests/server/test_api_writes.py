@@ -360,10 +360,12 @@ def test_a_patch_moves_updated_at_with_its_audit_entry(api: Api, live: str) -> N
 
 
 class BrokenAdapter:
-    """A store that is down: every call fails."""
+    """A store that is down: every call fails, but ``normalize``, which never reaches
+    the store (a plan normalises the desired specs before it lists the live ones)."""
 
     def __init__(self, real: Any) -> None:
         self.capabilities = real.capabilities
+        self.normalize = real.normalize
 
     def close(self) -> None:
         return None
