@@ -240,7 +240,7 @@ def plan_scheduler(
         # entries ~8 ms. What ``_classify`` decides for it, step for step.
         found = known(name)
         desired_bytes = (
-            found[1] if found is not None and found[0] is spec
+            found.canonical if found is not None and found.spec is spec
             else _dumps(spec, option=_SORTED)
         )
         live_spec = entry.spec

@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schedsync import __version__
-from schedsync.engine.adapters.base import Expected, LiveEntry, Operation, OpKind, paused_gc
+from schedsync.engine.adapters.base import (
+    Expectation,
+    Expected,
+    LiveEntry,
+    Operation,
+    OpKind,
+    paused_gc,
+)
 from schedsync.engine.errors import FatalError, SchedulerUnavailable, StalePlan
 from schedsync.engine.plan import (
     Action,
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
     from schedsync.engine.adapters.base import SchedulerAdapter
     from schedsync.engine.repository import RepoSchedule
     from schedsync.engine.state.fresh import PlannedIds
+    from schedsync.engine.state.records import Binding
     from schedsync.engine.workspace import Workspace
 
 PLAN_FORMAT_VERSION = 1
@@ -70,22 +78,24 @@ def plan_group(
     entries bound to them), so a single-schedule write does not plan the whole store."""
     adapter = ws.adapter(project, scheduler)
     schedules = [rs for rs in ws.repo.project(project) if rs.schedule.scheduler == scheduler]
-    bindings = ws.state.bindings(project, scheduler)
     renames = {
         rs.schedule.name: rs.schedule.renamed_from
         for rs in schedules
         if rs.schedule.renamed_from
     }
-    if only is not None:
-        names = only | {renames[n] for n in only if n in renames}
+    names = None if only is None else only | {renames[n] for n in only if n in renames}
+    if names is not None:
         schedules = [rs for rs in schedules if rs.schedule.name in names]
-        bindings = {n: b for n, b in bindings.items() if n in names}
-        keys: set[str] | None = names | {b.entry_key for b in bindings.values()}
-    else:
-        keys = None
-    desired, expected = _desired(adapter, schedules)
-    live = list_live(adapter, project, scheduler, expected)
-    if keys is not None:
+    # The bases and what the store should hold: worked out while the store reads its
+    # entries' digests, when digests were recorded (list_entries).
+    expectation = _Expectation(ws, adapter, project, scheduler, schedules, names)
+    expect: Expectation = (expectation.expected
+                           if ws.state.has_live_digests(project, scheduler)
+                           else expectation.expected())
+    live = list_live(adapter, project, scheduler, expect)
+    bindings, desired, expected = expectation.found()
+    if names is not None:
+        keys = names | {b.entry_key for b in bindings.values()}
         live = [entry for entry in live if entry.key in keys]
     return plan_scheduler(
         project=project,
@@ -101,12 +111,41 @@ def plan_group(
     )
 
 
+class _Expectation:
+    """A plan's bases and desired specs, worked out once, when first asked for."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        adapter: SchedulerAdapter,
+        project: str,
+        scheduler: str,
+        schedules: list[RepoSchedule],
+        names: set[str] | None,
+    ) -> None:
+        self.ws, self.adapter, self.project, self.scheduler = ws, adapter, project, scheduler
+        self.schedules, self.names = schedules, names
+        self._found: tuple[dict[str, Binding], list[Spec], dict[str, Expected]] | None = None
+
+    def expected(self) -> dict[str, Expected]:
+        return self.found()[2]
+
+    def found(self) -> tuple[dict[str, Binding], list[Spec], dict[str, Expected]]:
+        if self._found is None:
+            bindings = self.ws.state.bindings(self.project, self.scheduler)
+            if self.names is not None:
+                bindings = {n: b for n, b in bindings.items() if n in self.names}
+            self._found = (bindings, *_desired(self.adapter, self.schedules, bindings))
+        return self._found
+
+
 def _desired(
-    adapter: SchedulerAdapter, schedules: list[RepoSchedule]
+    adapter: SchedulerAdapter, schedules: list[RepoSchedule], bindings: Mapping[str, Binding]
 ) -> tuple[list[Spec], dict[str, Expected]]:
-    """The schedules as the store would read them back, and each with its canonical
-    bytes by name: the planner compares those bytes with the bases, and the store can
-    hand back an in-sync entry's spec as the desired one itself.
+    """The schedules as the store would read them back, and each as the store should
+    hold it, by name: the planner compares its bytes with the bases, and the store can
+    hand back an in-sync entry's spec as the desired one itself, knowing it by the
+    digest recorded with a base that is the desired spec.
 
     The bytes come from the file cache's text while ``normalize`` leaves a spec as it
     is (the usual case): serialising 10k specs scattered in memory costs ~40 ms."""
@@ -116,8 +155,15 @@ def _desired(
     for rs in schedules:
         spec = normalize(rs.spec)
         desired.append(spec)
-        expected[rs.schedule.name] = (
-            spec, rs.spec_bytes() if spec is rs.spec else spec_bytes(spec))
+        text = rs.spec_bytes() if spec is rs.spec else spec_bytes(spec)
+        name = rs.schedule.name
+        binding = bindings.get(name)
+        if binding is None:
+            expected[name] = Expected(spec, text, name)
+        else:
+            digest = binding.live_digest
+            expected[name] = Expected(spec, text, binding.entry_key,
+                                      digest if digest and binding.holds(text) else None)
     return desired, expected
 
 
@@ -125,7 +171,7 @@ def list_live(
     adapter: SchedulerAdapter,
     project: str,
     scheduler: str,
-    expect: Mapping[str, Expected] | None = None,
+    expect: Expectation | None = None,
 ) -> list[LiveEntry]:
     try:
         return adapter.list_entries(expect)
@@ -247,8 +293,8 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]
         raise FatalError("a scheduler_to_repo plan changes the repository: use resync")
     adapter = ws.adapter(group.project, group.scheduler)
     for start, batch in _batches(changes):
-        outcomes, error = _apply_batch(adapter, batch)
-        _record(ws, group, [c for c, outcome in outcomes if outcome is None], ids)
+        outcomes, error, digests = _apply_batch(adapter, batch)
+        _record(ws, group, [c for c, outcome in outcomes if outcome is None], ids, digests)
         if error is not None:
             # The store went away half-way: report this batch's rest and every later one.
             done = {c.entry_key for c, _ in outcomes}
@@ -260,29 +306,42 @@ def _apply_group(ws: Workspace, group: SchedulerPlan) -> Iterator[list[Outcome]]
 
 def _apply_batch(
     adapter: SchedulerAdapter, batch: Sequence[Change]
-) -> tuple[list[Outcome], str | None]:
-    """The outcomes the adapter reported, and the error that stopped it, if one did."""
+) -> tuple[list[Outcome], str | None, dict[str, str]]:
+    """The outcomes the adapter reported, the error that stopped it, if one did, and
+    the digests of the entries it wrote, by entry key."""
     by_key = {c.entry_key: c for c in batch}
     outcomes: list[Outcome] = []
+    digests: dict[str, str] = {}
     try:
         for result in adapter.apply([_operation(c) for c in batch]):
             outcomes.append((by_key[result.op.key],
                              None if result.ok else (result.error or "failed")))
+            if result.ok and result.digest is not None:
+                digests[result.op.key] = result.digest
     except Exception as exc:  # noqa: BLE001 - the store went away: report the rest
-        return outcomes, f"{type(exc).__name__}: {exc}"
-    return outcomes, None
+        return outcomes, f"{type(exc).__name__}: {exc}", digests
+    return outcomes, None, digests
 
 
 def _record(
-    ws: Workspace, group: SchedulerPlan, changes: Sequence[Change], ids: PlannedIds | None
+    ws: Workspace,
+    group: SchedulerPlan,
+    changes: Sequence[Change],
+    ids: PlannedIds | None,
+    digests: Mapping[str, str] | None = None,
 ) -> None:
+    """The changes' desired specs become their bases; ``digests`` (by entry key) are the
+    entries' digests as the writes left them, recorded with those bases."""
     if not changes:
         return
     items = [
         (c.name, c.entry_key, None if c.action is Action.DELETE else c.desired)
         for c in changes
     ]
-    ws.state.record_applied_many(group.project, group.scheduler, items, planned=ids)
+    by_name = {c.name: digests[c.entry_key] for c in changes
+               if digests and c.entry_key in digests}
+    ws.state.record_applied_many(group.project, group.scheduler, items, planned=ids,
+                                 digests=by_name)
 
 
 _OP_KINDS = {

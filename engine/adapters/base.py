@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import enum
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from schedsync.engine.errors import FatalError, SchedulerUnavailable
 from schedsync.engine.spec import SPEC_FIELDS, Spec
@@ -61,8 +61,19 @@ class OpKind(enum.StrEnum):
     DISABLE = "disable"
 
 
-# A spec with its canonical bytes (``spec_bytes``), as a plan expects it in the store.
-Expected = tuple[Spec, bytes]
+class Expected(NamedTuple):
+    """A desired spec as a plan expects it in the store."""
+
+    spec: Spec
+    canonical: bytes  # ``spec_bytes(spec)``
+    key: str  # the entry it is bound to (else its name)
+    # The entry's digest recorded with a base that is this very spec (``OpResult``):
+    # an entry whose digest is still this one holds the spec. None: none recorded.
+    digest: str | None = None
+
+
+# What a plan expects in a store, by schedule name; or a function that works it out.
+Expectation = Mapping[str, Expected] | Callable[[], Mapping[str, Expected]]
 
 
 @dataclass(slots=True)
@@ -81,6 +92,9 @@ class OpResult:
     op: Operation
     ok: bool
     error: str | None = None
+    # The store's digest of the entry as this change left it, where the store has
+    # digests (the state records it with the base; see ``django_digest``).
+    digest: str | None = None
 
 
 @runtime_checkable
@@ -89,13 +103,15 @@ class SchedulerAdapter(Protocol):
 
     capabilities: Capabilities
 
-    def list_entries(self, expect: Mapping[str, Expected] | None = None) -> list[LiveEntry]:
+    def list_entries(self, expect: Expectation | None = None) -> list[LiveEntry]:
         """Every entry in the store, including those schedsync does not manage.
 
-        ``expect``: the specs the caller expects, by schedule name. A store may hand back
+        ``expect``: the specs the caller expects, by schedule name (or a function that
+        works them out, which the store may call while it reads). A store may hand back
         the very expected spec for an entry that reads back exactly as it (equal
-        canonical bytes), so that a plan tells an in-sync entry by identity; ignoring it
-        is always right: it only ever shares a value equal to what would be built."""
+        canonical bytes, or a digest recorded with it), so that a plan tells an in-sync
+        entry by identity; ignoring it is always right: it only ever shares a value
+        equal to what would be built."""
         ...
 
     def create(self, key: str, spec: Spec) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -35,9 +36,19 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
         # or foreign PostgreSQL state is a StateError, not a psycopg traceback).
         raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
     return {
-        name: Binding(name, key, spec, bool(managed), applied)
-        for name, key, spec, managed, applied in rows
+        name: Binding(name, key, spec, bool(managed), applied, digest)
+        for name, key, spec, managed, applied, digest in rows
     }
+
+
+def has_digests(conn: sa.Connection, project: str, scheduler: str) -> bool:
+    found = conn.execute(
+        sa.select(b.c.schedule_id).join(s, s.c.id == b.c.schedule_id)
+        .where(s.c.project == project, b.c.scheduler == scheduler,
+               b.c.live_digest.is_not(None))
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 # Statement text per SQL dialect, driver and parameter style (a handful; not per engine:
@@ -52,7 +63,8 @@ def _of_sql(dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None]:
     found = _OF_SQL.get(style)
     if found is None:
         query = (
-            sa.select(s.c.name, b.c.entry_key, b.c.base_spec, b.c.managed, b.c.applied_at)
+            sa.select(s.c.name, b.c.entry_key, b.c.base_spec, b.c.managed, b.c.applied_at,
+                      b.c.live_digest)
             .join(s, s.c.id == b.c.schedule_id)
             .where(s.c.project == sa.bindparam("project"),
                    b.c.scheduler == sa.bindparam("scheduler"))
@@ -72,10 +84,14 @@ def record(
     managed: bool,
     now: datetime,
     ids: dict[str, str] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> None:
     """Apply a batch of results: a spec replaces the base, ``None`` removes the binding.
 
-    ``ids`` maps schedule names to their record ids when the caller knows them."""
+    ``ids`` maps schedule names to their record ids when the caller knows them;
+    ``digests`` the live entries' digests by name, as the writes left them. A base
+    recorded without one clears the old digest: the entry may differ from it now."""
+    digests = digests or {}
     latest = {name: (key, spec) for name, key, spec in items}  # the last word per name wins
     gone = [n for n, (_, spec) in latest.items() if spec is None]
     kept = {n: v for n, v in latest.items() if v[1] is not None}
@@ -92,6 +108,7 @@ def record(
             "base_spec": dump_json(spec),
             "managed": managed,
             "applied_at": applied_at,
+            "live_digest": digests.get(n),
         }
         for n, (key, spec) in kept.items()
     ]

@@ -11,7 +11,7 @@ transaction rolls back, and the caller records the batch the general way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ Item = tuple[str, str, dict[str, Any] | None]  # (schedule name, entry key, spec
 
 _SCHEDULE_COLUMNS = ("id", "project", "name", "created_at", "updated_at")
 _BINDING_COLUMNS = ("schedule_id", "scheduler", "entry_key", "base_spec", "managed",
-                    "applied_at")
+                    "applied_at", "live_digest")
 
 
 @dataclass
@@ -75,14 +75,16 @@ def insert(
     *,
     managed: bool,
     now: datetime,
+    digests: Mapping[str, str] | None = None,
 ) -> None:
     """The identity rows and bindings of ``items`` (fresh names, specs given): the rows
     ``bindings.record`` writes for them, with plain INSERTs."""
+    digest = (digests or {}).get
     stamp = format_instant(now)
     project, ids = planned.project, planned.ids
     insert_rows(conn, schedules_table, _SCHEDULE_COLUMNS,
                 [(ids[name], project, name, stamp, stamp) for name, _, _ in items])
     insert_rows(conn, bindings, _BINDING_COLUMNS, [
-        (ids[name], scheduler, key, dump_json(spec), managed, stamp)
+        (ids[name], scheduler, key, dump_json(spec), managed, stamp, digest(name))
         for name, key, spec in items
     ])

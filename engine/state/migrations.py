@@ -157,7 +157,15 @@ def _to_v3(conn: sa.Connection) -> None:
         f"ALTER TABLE {P}meta ADD COLUMN auth_version BIGINT NOT NULL DEFAULT 0")
 
 
-STEPS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
+def _to_v4(conn: sa.Connection) -> None:
+    """Each binding's digest of the live entry as its apply left it (plans skip reading
+    entries that still have it)."""
+    conn.exec_driver_sql(f"ALTER TABLE {P}bindings ADD COLUMN live_digest VARCHAR(128)")
+
+
+STEPS: dict[int, Callable[[sa.Connection], None]] = {
+    1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4,
+}
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION + 1)), "a migration step is missing"
 
 

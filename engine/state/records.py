@@ -52,6 +52,9 @@ class Binding:
     base_text: str
     managed: bool
     applied_text: str
+    # The store's digest of the entry as the apply that recorded this base left it
+    # (stores that have one; None otherwise, or when the base was recorded otherwise).
+    live_digest: str | None = None
 
     @property
     def base_spec(self) -> dict[str, Any] | None:

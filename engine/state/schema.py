@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from schedsync.engine.state.coltypes import JSONText, UTCDateTime
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PREFIX = "schedsync_"
 
 metadata = sa.MetaData()
@@ -51,6 +51,10 @@ bindings = sa.Table(
     sa.Column("base_spec", JSONText, nullable=False),
     sa.Column("managed", sa.Boolean, nullable=False),
     sa.Column("applied_at", UTCDateTime, nullable=False),
+    # The store's digest of the entry as that apply left it (None: not known), read in
+    # the transaction that wrote it: while the entry's digest is still this, it holds
+    # the base, and a plan need not read it whole (``Binding.live_digest``).
+    sa.Column("live_digest", sa.String(128)),
 )
 
 fires = sa.Table(

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -223,6 +223,11 @@ class StateStore:
         with self._read() as conn:
             return bindings.of(conn, project, scheduler)
 
+    def has_live_digests(self, project: str, scheduler: str) -> bool:
+        """Whether any binding of this scheduler has a live entry digest recorded."""
+        with self._read() as conn:
+            return bindings.has_digests(conn, project, scheduler)
+
     def record_applied(
         self,
         project: str,
@@ -243,11 +248,13 @@ class StateStore:
         *,
         managed: bool = True,
         planned: fresh.PlannedIds | None = None,
+        digests: Mapping[str, str] | None = None,
     ) -> None:
         """``planned`` (from ``plan_schedule_ids``, same project) spares the look-up of
         the schedules' records, and the names it found without a record get theirs and
         their bindings by plain INSERTs. Should a record have gone or come meanwhile, the
-        batch is recorded again the general way."""
+        batch is recorded again the general way. ``digests``: the live entries' digests
+        by name, as the writes of these specs left them (``bindings.record``)."""
         now = utcnow()
         if planned is not None:
             if planned.project != project:
@@ -256,12 +263,13 @@ class StateStore:
             known = {n: planned.ids[n] for n, _, _ in rest
                      if n in planned.ids and n not in planned.fresh} if rest else {}
             if self._try_record(project, scheduler, rest, managed=managed, now=now,
-                                ids=known, planned=planned, new=new):
+                                ids=known, planned=planned, new=new, digests=digests):
                 planned.fresh.difference_update(name for name, _, _ in new)
                 return
             planned.fresh.difference_update(name for name, _, _ in items)
         with self._write() as conn:
-            bindings.record(conn, project, scheduler, items, managed=managed, now=now)
+            bindings.record(conn, project, scheduler, items, managed=managed, now=now,
+                            digests=digests)
 
     def _try_record(
         self,
@@ -274,16 +282,18 @@ class StateStore:
         ids: dict[str, str],
         planned: fresh.PlannedIds,
         new: list[tuple[str, str, dict[str, Any] | None]],
+        digests: Mapping[str, str] | None,
     ) -> bool:
         """Record with the ids planned beforehand; False when a unique or foreign key
         says they no longer hold (nothing is written then)."""
         try:
             with self._write() as conn:
                 if new:
-                    fresh.insert(conn, planned, scheduler, new, managed=managed, now=now)
+                    fresh.insert(conn, planned, scheduler, new, managed=managed, now=now,
+                                 digests=digests)
                 if items:
                     bindings.record(conn, project, scheduler, items, managed=managed,
-                                    now=now, ids=ids)
+                                    now=now, ids=ids, digests=digests)
             return True
         except StateError as exc:  # _guard's wrapping of the driver's error
             if not isinstance(exc.__cause__, sa.exc.IntegrityError):

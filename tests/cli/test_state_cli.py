@@ -81,7 +81,7 @@ def test_dangling_and_shared_bindings_fail_the_check(repo: Path) -> None:
         store.record_applied("acme", "aps", "a.two", "a.one", {"name": "a.two"})
     with sqlite3.connect(repo / ".schedsync" / "state.db") as conn:
         conn.execute("INSERT INTO schedsync_bindings VALUES "
-                     "('no-such-id', 'aps', 'ghost', '{}', 1, '2026-01-01T00:00:00')")
+                     "('no-such-id', 'aps', 'ghost', '{}', 1, '2026-01-01T00:00:00', NULL)")
     result = run(repo, "check")
     assert result.exit_code == 1, result.output
     assert result.output.splitlines()[0].endswith(": 3 problem(s)")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from schedsync.engine.adapters.base import Operation, OpKind
+from schedsync.engine.adapters.base import Expected, Operation, OpKind
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
+from schedsync.engine.adapters.django_digest import DIGEST_QUERY, written_digests
 from schedsync.engine.spec import make_spec, spec_bytes
 from schedsync.schemas.config import CeleryBeatScheduler
 
@@ -159,7 +160,7 @@ def test_expected_spec_is_handed_back_only_when_the_row_holds_it_exactly(
     near = [{**tick, "args": [1.0, "a"]}, {**tick, "args": [True, "a"]},
             {**tick, "kwargs": {"x": {"y": [1.0]}}}, {**tick, "description": ""}]
     for spec in (*wanted, *near):
-        expect = {str(spec["name"]): (spec, spec_bytes(spec))}
+        expect = {str(spec["name"]): Expected(spec, spec_bytes(spec), str(spec["name"]))}
         live = {e.key: e for e in adapter.list_entries(expect)}[str(spec["name"])]
         assert (live.spec is spec) is any(spec is w for w in wanted), spec
         assert spec_bytes(live.spec) == spec_bytes(
@@ -234,3 +235,81 @@ def test_odd_rows_written_by_hand_are_read_or_reported(adapter: DjangoCeleryBeat
     assert "cannot be read" in str(live["bad-kwargs"].problem)
     assert live["bad-kwargs"].spec == {"name": "bad-kwargs"}
     assert adapter.managed_keys() == {"tick": "acme", "odd-project": None}
+
+
+@pytest.fixture
+def pg_adapter(migrated_postgres: str, tmp_path: Path) -> Iterator[DjangoCeleryBeatAdapter]:
+    url = pg_copy(migrated_postgres)
+    config = CeleryBeatScheduler(type="celery-beat", store="django-celery-beat", url=url)
+    adapter = DjangoCeleryBeatAdapter(config, tmp_path, project="acme")
+    yield adapter
+    adapter.close()
+    pg_drop(url)
+
+
+def digests(adapter: DjangoCeleryBeatAdapter) -> dict[str, str]:
+    with adapter.engine.connect() as conn:
+        return {name: digest for name, digest, _, _ in conn.execute(DIGEST_QUERY)}
+
+
+@pytest.mark.postgres
+def test_apply_reports_the_digest_each_write_left(pg_adapter: DjangoCeleryBeatAdapter) -> None:
+    wanted = specs()
+    results = list(pg_adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s)
+                                     for s in wanted]))
+    assert {r.op.key: r.digest for r in results} == digests(pg_adapter)
+    assert len(set(digests(pg_adapter).values())) == len(wanted)
+    # A toggle without a spec leaves the rest of the row as found: no digest vouches.
+    [toggled] = pg_adapter.apply([Operation(OpKind.DISABLE, "tick", None)])
+    assert toggled.ok
+    assert toggled.digest is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("edit", "drift"), [
+    ("args = '[1]'", True), ("kwargs = '{}'", True), ("headers = '{}'", True),
+    ("queue = 'other'", True), ("priority = 4", True), ("expire_seconds = 60", True),
+    ("enabled = false", True), ("description = 'x'", True), ("task = 'acme.tock'", True),
+    ("interval_id = NULL, crontab_id = (SELECT min(id) FROM "
+     "django_celery_beat_crontabschedule)", True),
+    # beat's own bookkeeping, and columns no spec reads: not drift
+    ("last_run_at = now(), total_run_count = 9", False), ("date_changed = now()", False),
+    ("exchange = 'x', routing_key = 'y'", False),
+])
+def test_the_digest_covers_what_the_listing_reads(
+    pg_adapter: DjangoCeleryBeatAdapter, edit: str, drift: bool
+) -> None:
+    list(pg_adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in specs()]))
+    before = digests(pg_adapter)
+    with pg_adapter.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE django_celery_beat_periodictask SET {edit} "
+                             "WHERE name = 'tick'"))
+    after = digests(pg_adapter)
+    assert (after["tick"] != before["tick"]) is drift
+    assert {k: v for k, v in after.items() if k != "tick"} == {
+        k: v for k, v in before.items() if k != "tick"}
+
+
+@pytest.mark.postgres
+def test_a_shared_schedule_row_edit_moves_every_digest_on_it(
+    pg_adapter: DjangoCeleryBeatAdapter,
+) -> None:
+    list(pg_adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in specs()]))
+    before = digests(pg_adapter)
+    with pg_adapter.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE django_celery_beat_crontabschedule SET hour = '10' "
+                             "WHERE timezone = 'Europe/Berlin'"))
+    after = digests(pg_adapter)
+    assert {k for k in before if after[k] != before[k]} == {"digest", "digest-2"}
+
+
+@pytest.mark.postgres
+def test_no_digest_for_a_row_whose_schedule_row_moved_under_the_write(
+    pg_adapter: DjangoCeleryBeatAdapter,
+) -> None:
+    """The write looks shared schedule rows up by value first; one edited before the
+    digests are read would be in the digest but not in the base: no digest then."""
+    list(pg_adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in specs()]))
+    with pg_adapter.engine.begin() as conn:
+        found = written_digests(conn, ["tick", "digest"], lambda kind, _id, _v: kind == "cron")
+    assert set(found) == {"digest"}

@@ -97,13 +97,20 @@ def test_a_version_1_database_is_upgraded_keeping_its_data(empty_db: tuple[str, 
         record = store.schedule_records("acme")["email.digest"]
         assert record.updated_at == datetime(2025, 6, 2, tzinfo=UTC)
         assert record.last_run_at is None  # a v2 column, added empty
-        assert store.bindings("acme", "aps")["email.digest"].base_spec == {"task": "email.send"}
+        binding = store.bindings("acme", "aps")["email.digest"]
+        assert binding.base_spec == {"task": "email.send"}
+        assert binding.live_digest is None  # a v4 column, added empty: plans read it whole
         assert [f.task_id for f in store.fires("acme", "email.digest")[0]] == ["task-1"]
         # What version 2 added works on the upgraded file.
         store.set_run_times("acme", "email.digest", datetime(2025, 6, 3, 9, tzinfo=UTC), None)
         store.upsert_user("ann", roles={"acme": "admin"})
         store.audit(actor="ann", action="patch", project="acme", target="email.digest",
                     result="ok")
+        # What version 4 added works on the upgraded file.
+        store.record_applied_many("acme", "aps", [("email.digest", "email.digest",
+                                                  {"task": "email.send"})], digests={
+            "email.digest": "d1"})
+        assert store.bindings("acme", "aps")["email.digest"].live_digest == "d1"
         assert store.check_integrity() == []
     assert _columns(url) == EXPECTED
     engine = sa.create_engine(url)
@@ -111,7 +118,7 @@ def test_a_version_1_database_is_upgraded_keeping_its_data(empty_db: tuple[str, 
         version, auth_version = conn.exec_driver_sql(
             "SELECT schema_version, auth_version FROM schedsync_meta").one()
     engine.dispose()
-    assert version == SCHEMA_VERSION == 3
+    assert version == SCHEMA_VERSION == 4
     assert auth_version == 1  # v3: the access change above (upsert_user) was counted
 
 

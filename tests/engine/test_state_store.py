@@ -436,3 +436,22 @@ def test_uuid5_text_sets_every_variant_digit_as_the_uuid_module() -> None:
         assert uuid5_text(name) == str(uuid.uuid5(NAMESPACE, name))
         raw_digits.add(hashlib.sha1(NAMESPACE.bytes + name.encode()).digest()[8] >> 4)
     assert raw_digits == set(range(16))
+
+
+def test_a_live_digest_is_kept_only_with_the_base_it_came_with(store: StateStore) -> None:
+    names = ["a", "b", "c"]
+    # First bindings by plain INSERTs (ids planned), then the general upsert.
+    planned = store.plan_schedule_ids("acme", names)
+    store.record_applied_many("acme", "aps", [(n, n, {"v": 1}) for n in names],
+                              planned=planned, digests={"a": "da", "b": "db"})
+    assert {n: b.live_digest for n, b in store.bindings("acme", "aps").items()} == {
+        "a": "da", "b": "db", "c": None}
+    assert store.has_live_digests("acme", "aps")
+    assert not store.has_live_digests("acme", "other")
+    # A new base without a digest (an import, a resync) must not keep the old one.
+    store.record_applied_many("acme", "aps", [("a", "a", {"v": 2}), ("b", "b", {"v": 2})],
+                              digests={"b": "db2"})
+    assert {n: b.live_digest for n, b in store.bindings("acme", "aps").items()} == {
+        "a": None, "b": "db2", "c": None}
+    store.record_applied("acme", "aps", "b", "b", {"v": 3})
+    assert not store.has_live_digests("acme", "aps")

@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -20,13 +21,14 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from schedsync.cli.main import cli as schedsync
+from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
 from schedsync.engine.plan import Origin
 from schedsync.engine.sync import make_plan
 from schedsync.engine.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "celery_fixtures"
 sys.path.insert(0, str(FIXTURES))
-from django_db import migrate  # noqa: E402
+from django_db import migrate, migrated_pg_template, pg_copy, pg_drop  # noqa: E402
 from services import require_service  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
@@ -75,12 +77,34 @@ def redbeat_repo(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     client.close()
 
 
-@pytest.fixture
-def django_repo(tmp_path: Path) -> Path:
-    migrate(str(tmp_path / "django.sqlite3"))
+@pytest.fixture(scope="module")
+def django_pg_template() -> Iterator[str]:
+    require_service("postgres")
+    template = migrated_pg_template()
+    yield template
+    pg_drop(template)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def django_repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    if request.param == "sqlite":
+        migrate(str(tmp_path / "django.sqlite3"))
+        url = "sqlite:///django.sqlite3"
+    else:
+        url = pg_copy(request.getfixturevalue("django_pg_template"))
     write_config(tmp_path, "        type: celery-beat\n        store: django-celery-beat\n"
-                           "        url: sqlite:///django.sqlite3\n")
-    return tmp_path
+                           f"        url: {url}\n")
+    yield tmp_path
+    if request.param == "postgres":
+        pg_drop(url)
+
+
+def django_engine(root: Path) -> sa.Engine:
+    url = Workspace.open(root).scheduler_config("acme", "beat").url
+    assert url is not None
+    if url.startswith("sqlite:///"):
+        return sa.create_engine(f"sqlite:///{root / url.removeprefix('sqlite:///')}")
+    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 def apply_schedules(root: Path) -> None:
@@ -117,17 +141,64 @@ def test_redbeat_live_edit_shows_origin_live(redbeat_repo: tuple[Path, str]) -> 
     assert any(path.startswith("args") for path in paths)
 
 
-def test_django_celery_beat_live_edit_shows_origin_live(django_repo: Path) -> None:
+@pytest.mark.parametrize(("edit", "name", "path"), [
+    # a shared schedule row, edited on its own
+    ("UPDATE django_celery_beat_crontabschedule SET hour = '3'", "reports.nightly",
+     "trigger.hour"),
+    ("UPDATE django_celery_beat_periodictask SET args = '[2, \"a\"]' "
+     "WHERE name = 'reports.poll'", "reports.poll", "args"),
+    ("UPDATE django_celery_beat_periodictask SET queue = NULL WHERE name = 'reports.poll'",
+     "reports.poll", "queue"),
+])
+def test_django_celery_beat_live_edit_shows_origin_live(
+    django_repo: Path, edit: str, name: str, path: str
+) -> None:
     apply_schedules(django_repo)
-    engine = sa.create_engine(f"sqlite:///{django_repo / 'django.sqlite3'}")
+    engine = django_engine(django_repo)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE django_celery_beat_crontabschedule SET hour = '3'"))
+        conn.execute(sa.text(edit))
     engine.dispose()
     changes = live_changes(django_repo)
-    assert list(changes) == ["reports.nightly"]
-    origin, paths = changes["reports.nightly"]
+    assert list(changes) == [name]
+    origin, paths = changes[name]
     assert origin is Origin.LIVE
-    assert "trigger.hour" in paths
+    assert any(p.startswith(path) for p in paths), paths
+
+
+def test_django_celery_beat_plan_trusts_digests_only_while_they_hold(
+    django_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL an apply records each row's digest with its base, and a plan reads
+    whole only the rows whose digest moved; SQLite has no digests: every row is read."""
+    apply_schedules(django_repo)
+    postgres = "postgresql" in str(django_engine(django_repo).url)
+    ws = Workspace.open(django_repo)
+    try:
+        bindings = ws.state.bindings("acme", "beat")
+        assert {n: b.live_digest is not None for n, b in bindings.items()} == {
+            "reports.nightly": postgres, "reports.poll": postgres}
+    finally:
+        ws.close()
+    read_whole: list[list[str] | None] = []
+    real_rows = DjangoCeleryBeatAdapter._rows
+
+    def rows(self: DjangoCeleryBeatAdapter, conn: Any, keys: list[str] | None) -> Any:
+        read_whole.append(keys)
+        return real_rows(self, conn, keys)
+
+    monkeypatch.setattr(DjangoCeleryBeatAdapter, "_rows", rows)
+    assert live_changes(django_repo) == {}
+    assert read_whole == ([[]] if postgres else [None])
+    engine = django_engine(django_repo)
+    with engine.begin() as conn:  # beat's own writes are not drift
+        conn.execute(sa.text("UPDATE django_celery_beat_periodictask "
+                             "SET total_run_count = 5, last_run_at = date_changed"))
+        conn.execute(sa.text("UPDATE django_celery_beat_periodictask SET task = 'x.y' "
+                             "WHERE name = 'reports.nightly'"))
+    engine.dispose()
+    read_whole.clear()
+    assert list(live_changes(django_repo)) == ["reports.nightly"]
+    assert read_whole == ([["reports.nightly"]] if postgres else [None])
 
 
 def test_import_of_a_static_beat_schedule_validates_and_plans_clean(tmp_path: Path) -> None:
