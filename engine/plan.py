@@ -240,9 +240,8 @@ def plan_scheduler(
         # entries ~8 ms. What ``_classify`` decides for it, step for step.
         found = known(name)
         desired_bytes = (
-            found.canonical if found is not None and found.spec is spec
-            else _dumps(spec, option=_SORTED)
-        )
+            found.canonical if found is not None and found.spec is spec else None
+        ) or _dumps(spec, option=_SORTED)
         live_spec = entry.spec
         if record is not None and record.holds(desired_bytes) and (
             live_spec is spec  # the store saw the row hold it (list_entries' expect)

@@ -90,7 +90,7 @@ def plan_group(
     # entries' digests, when digests were recorded (list_entries).
     expectation = _Expectation(ws, adapter, project, scheduler, schedules, names)
     expect: Expectation = (expectation.expected
-                           if ws.state.has_live_digests(project, scheduler)
+                           if ws.state.may_have_live_digests(scheduler)
                            else expectation.expected())
     live = list_live(adapter, project, scheduler, expect)
     bindings, desired, expected = expectation.found()
@@ -148,19 +148,21 @@ def _desired(
     digest recorded with a base that is the desired spec.
 
     The bytes come from the file cache's text while ``normalize`` leaves a spec as it
-    is (the usual case): serialising 10k specs scattered in memory costs ~40 ms."""
+    is (the usual case): serialising 10k specs scattered in memory costs ~40 ms. An
+    unbound spec without such text gets none (a create never needs it)."""
     desired: list[Spec] = []
     expected: dict[str, Expected] = {}
     normalize = adapter.normalize
     for rs in schedules:
         spec = normalize(rs.spec)
         desired.append(spec)
-        text = rs.spec_bytes() if spec is rs.spec else spec_bytes(spec)
         name = rs.schedule.name
         binding = bindings.get(name)
-        if binding is None:
-            expected[name] = Expected(spec, text, name)
+        cached = spec is rs.spec and rs.canonical is not None
+        if binding is None:  # the bytes only if cheap: a new schedule may need none
+            expected[name] = Expected(spec, rs.spec_bytes() if cached else None, name)
         else:
+            text = rs.spec_bytes() if cached else spec_bytes(spec)
             digest = binding.live_digest
             expected[name] = Expected(spec, text, binding.entry_key,
                                       digest if digest and binding.holds(text) else None)

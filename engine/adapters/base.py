@@ -65,7 +65,7 @@ class Expected(NamedTuple):
     """A desired spec as a plan expects it in the store."""
 
     spec: Spec
-    canonical: bytes  # ``spec_bytes(spec)``
+    canonical: bytes | None  # ``spec_bytes(spec)``; None: not worked out
     key: str  # the entry it is bound to (else its name)
     # The entry's digest recorded with a base that is this very spec (``OpResult``):
     # an entry whose digest is still this one holds the spec. None: none recorded.

@@ -419,7 +419,8 @@ def _live_entries(
                              priority=priority, expires=expires,
                              description=description or None)
             wanted = expected(spec["name"])
-            if wanted is not None and dumps(spec, option=sorted_keys) == wanted.canonical:
+            if (wanted is not None and wanted.canonical is not None
+                    and dumps(spec, option=sorted_keys) == wanted.canonical):
                 spec = wanted.spec
         except (KeyError, ValueError, TypeError) as exc:
             problem = f"periodic task {key!r} cannot be read: {exc}"

@@ -41,11 +41,13 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
     }
 
 
-def has_digests(conn: sa.Connection, project: str, scheduler: str) -> bool:
+def may_have_digests(conn: sa.Connection, scheduler: str) -> bool:
+    """Whether a binding of a scheduler of this name has a live digest: a hint (another
+    project's scheduler of the same name counts), answered by a partial index at once;
+    with the project's join, finding none meant reading every binding (~12 ms per 10k)."""
     found = conn.execute(
-        sa.select(b.c.schedule_id).join(s, s.c.id == b.c.schedule_id)
-        .where(s.c.project == project, b.c.scheduler == scheduler,
-               b.c.live_digest.is_not(None))
+        sa.select(b.c.schedule_id)
+        .where(b.c.scheduler == scheduler, b.c.live_digest.is_not(None))
         .limit(1)
     ).first()
     return found is not None

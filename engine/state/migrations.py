@@ -161,6 +161,9 @@ def _to_v4(conn: sa.Connection) -> None:
     """Each binding's digest of the live entry as its apply left it (plans skip reading
     entries that still have it)."""
     conn.exec_driver_sql(f"ALTER TABLE {P}bindings ADD COLUMN live_digest VARCHAR(128)")
+    conn.exec_driver_sql(
+        f"CREATE INDEX {P}bindings_digested ON {P}bindings (scheduler) "
+        "WHERE live_digest IS NOT NULL")
 
 
 STEPS: dict[int, Callable[[sa.Connection], None]] = {

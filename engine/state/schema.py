@@ -55,6 +55,9 @@ bindings = sa.Table(
     # the transaction that wrote it: while the entry's digest is still this, it holds
     # the base, and a plan need not read it whole (``Binding.live_digest``).
     sa.Column("live_digest", sa.String(128)),
+    sa.Index(f"{PREFIX}bindings_digested", "scheduler",
+             sqlite_where=sa.text("live_digest IS NOT NULL"),
+             postgresql_where=sa.text("live_digest IS NOT NULL")),
 )
 
 fires = sa.Table(

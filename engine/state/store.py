@@ -223,10 +223,11 @@ class StateStore:
         with self._read() as conn:
             return bindings.of(conn, project, scheduler)
 
-    def has_live_digests(self, project: str, scheduler: str) -> bool:
-        """Whether any binding of this scheduler has a live entry digest recorded."""
+    def may_have_live_digests(self, scheduler: str) -> bool:
+        """Whether a scheduler of this name (in any project) has live digests recorded:
+        a hint for a plan whether to read its store's digests while it works."""
         with self._read() as conn:
-            return bindings.has_digests(conn, project, scheduler)
+            return bindings.may_have_digests(conn, scheduler)
 
     def record_applied(
         self,
