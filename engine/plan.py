@@ -334,8 +334,10 @@ def _classify(
     base_spec = spec if base_is_desired else record.spec if record else None
     # A store that keeps every field reads back the very spec: equal whole bytes then
     # spare the two keys (10k entries: ~8 ms).
-    same = (len(fields) == len(SPEC_FIELDS) and desired_bytes == spec_bytes(entry.spec)) or (
-        spec_key(spec, fields) == spec_key(entry.spec, fields)
+    same = (
+        entry.spec is spec  # the store saw the entry hold it (list_entries' expect)
+        or (len(fields) == len(SPEC_FIELDS) and desired_bytes == spec_bytes(entry.spec))
+        or spec_key(spec, fields) == spec_key(entry.spec, fields)
     )
     if same and previous is None:
         stale_base = not base_is_desired and (

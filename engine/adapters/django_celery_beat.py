@@ -168,10 +168,12 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
         rows = digests.result() if digests is not None else conn.execute(DIGEST_QUERY).all()
         held: list[LiveEntry] = []
         unread: list[str] = []
-        for key, digest, last_run, count in sorted(rows):
+        for key, digest, last_run, count in rows:  # sorted by key (DIGEST_QUERY)
             wanted = vouched.get(key)
             if wanted is not None and wanted.digest == digest:
-                held.append(LiveEntry(key, wanted.spec, None, _aware(last_run), count))
+                if last_run is not None:
+                    last_run = _aware(last_run)
+                held.append(LiveEntry(key, wanted.spec, None, last_run, count))
             else:
                 unread.append(key)
         return held, unread

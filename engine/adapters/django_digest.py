@@ -47,10 +47,14 @@ _JOINED = (
     .outerjoin(solar, task.c.solar_id == solar.c.id)
     .outerjoin(clocked, task.c.clocked_id == clocked.c.id)
 )
-# (entry key, digest, last run, run count) of every task: a plan's first read.
-DIGEST_QUERY = sa.select(
-    task.c.name, DIGEST, task.c.last_run_at, task.c.total_run_count
-).select_from(_JOINED)
+# (entry key, digest, last run, run count) of every task: a plan's first read. Sorted
+# by the server in code point order (Python's): a plan reads it while busy with other
+# work, where sorting 10k SQLAlchemy rows in Python cost ~10 ms of its own time.
+DIGEST_QUERY = (
+    sa.select(task.c.name, DIGEST, task.c.last_run_at, task.c.total_run_count)
+    .select_from(_JOINED)
+    .order_by(task.c.name.collate("C"))
+)
 
 # The schedule tables in the order of the task's foreign keys, with the columns that
 # ``_WRITTEN_QUERY`` returns for each.
