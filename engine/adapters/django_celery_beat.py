@@ -128,28 +128,31 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
         Given ``expect`` to compute, the digests are read meanwhile, in a thread: the
         database takes ~5 us a row to make them (~50 ms per 10k on the bench machine),
         about what the caller needs to work out what it expects."""
-        with paused_gc():
-            if callable(expect):
-                digests = None if self.sqlite else _PREFETCH.submit(self._digest_rows)
-                try:
-                    expect = expect()
-                except BaseException:
-                    if digests is not None:
-                        wait([digests])  # its connection goes back before we leave
-                    raise
-            else:
-                expect, digests = expect or {}, None
-            with self._connect("read the periodic tasks") as conn:
-                held, unread = self._held(conn, expect, digests)
-                # Tasks first: a schedule row they reference is then already committed.
-                # ``all()``: one fetch; iterating the result fetches row by row (~2x).
-                rows = sorted(self._rows(conn, unread), key=_by_name)
-                schedules = _Schedules(conn)
-            entries, self._managed = _live_entries(rows, schedules, expect)
-            del rows  # before the collector runs again: 10k rows less to walk
-            if held:
-                self._managed.update(dict.fromkeys((e.key for e in held), self.project or None))
-                entries = sorted(held + entries, key=_by_key) if entries else held
+        digests = None
+        if callable(expect) and not self.sqlite:
+            digests = _PREFETCH.submit(self._digest_rows)
+        try:
+            with paused_gc():
+                return self._entries((expect() if callable(expect) else expect) or {},
+                                     digests)
+        finally:
+            if digests is not None:
+                wait([digests])  # its connection is back in the pool before we return
+
+    def _entries(
+        self, expect: Mapping[str, Expected], digests: Future[Sequence[Any]] | None
+    ) -> list[LiveEntry]:
+        with self._connect("read the periodic tasks") as conn:
+            held, unread = self._held(conn, expect, digests)
+            # Tasks first: a schedule row they reference is then already committed.
+            # ``all()``: one fetch; iterating the result fetches row by row (~2x).
+            rows = sorted(self._rows(conn, unread), key=_by_name)
+            schedules = _Schedules(conn)
+        entries, self._managed = _live_entries(rows, schedules, expect)
+        del rows  # before the collector runs again: 10k rows less to walk
+        if held:
+            self._managed.update(dict.fromkeys((e.key for e in held), self.project or None))
+            entries = sorted(held + entries, key=_by_key) if entries else held
         return entries
 
     def _held(
@@ -162,8 +165,6 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
         others (None: read every task, no digest was recorded)."""
         vouched = {e.key: e for e in expect.values() if e.digest is not None}
         if self.sqlite or not vouched:
-            if digests is not None:
-                wait([digests])  # unused, but its connection goes back before we leave
             return [], None
         rows = digests.result() if digests is not None else conn.execute(DIGEST_QUERY).all()
         held: list[LiveEntry] = []
@@ -363,9 +364,9 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
 
 _by_name = operator.itemgetter(0)
 _by_key = operator.attrgetter("key")
-# One thread for every adapter: it reads a listing's digests while the plan works out
-# what it expects (see ``list_entries``).
-_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schedsync-digests")
+# Threads shared by every adapter (a server plans in several at once): each reads one
+# listing's digests while its plan works out what it expects (see ``list_entries``).
+_PREFETCH = ThreadPoolExecutor(max_workers=4, thread_name_prefix="schedsync-digests")
 # Up to this many tasks left to read whole are asked for by name, more are read all.
 _FEW = 1000
 

@@ -313,3 +313,46 @@ def test_no_digest_for_a_row_whose_schedule_row_moved_under_the_write(
     with pg_adapter.engine.begin() as conn:
         found = written_digests(conn, ["tick", "digest"], lambda kind, _id, _v: kind == "cron")
     assert set(found) == {"digest"}
+
+
+def expected_after_apply(adapter: DjangoCeleryBeatAdapter) -> dict[str, Expected]:
+    """Each spec as a plan expects it, vouched for by the digest its write reported."""
+    wanted = specs()
+    results = list(adapter.apply([Operation(OpKind.CREATE, str(s["name"]), s) for s in wanted]))
+    digest = {r.op.key: r.digest for r in results}
+    return {str(s["name"]): Expected(s, spec_bytes(s), str(s["name"]), digest[str(s["name"])])
+            for s in wanted}
+
+
+@pytest.mark.postgres
+def test_digests_read_while_the_caller_works_give_the_same_listing(
+    pg_adapter: DjangoCeleryBeatAdapter,
+) -> None:
+    expect = expected_after_apply(pg_adapter)
+    with pg_adapter.engine.begin() as conn:  # one row drifts: it is read whole
+        conn.execute(sa.text("UPDATE django_celery_beat_periodictask SET args = '[9]' "
+                             "WHERE name = 'tick'"))
+    eager = pg_adapter.list_entries(expect)
+    managed = set(pg_adapter.managed_keys())
+    lazy = pg_adapter.list_entries(lambda: expect)
+    plain = pg_adapter.list_entries()
+    assert [(e.key, e.spec) for e in lazy] == [(e.key, e.spec) for e in eager] == [
+        (e.key, e.spec) for e in plain]
+    assert set(pg_adapter.managed_keys()) == managed == set(expect)
+    held = {e.key for e in lazy if e.spec is expect[e.key].spec}
+    assert held == set(expect) - {"tick"}
+    assert pg_adapter.engine.pool.checkedout() == 0
+
+
+@pytest.mark.postgres
+def test_a_failing_expectation_leaves_no_digest_read_behind(
+    pg_adapter: DjangoCeleryBeatAdapter,
+) -> None:
+    expected_after_apply(pg_adapter)
+
+    def broken() -> dict[str, Expected]:
+        raise RuntimeError("state unreadable")
+
+    with pytest.raises(RuntimeError, match="state unreadable"):
+        pg_adapter.list_entries(broken)
+    assert pg_adapter.engine.pool.checkedout() == 0
