@@ -37,7 +37,12 @@ from schedsync.engine.adapters.base import (
     OpResult,
     paused_gc,
 )
-from schedsync.engine.adapters.django_digest import DIGEST_QUERY, written_digests
+from schedsync.engine.adapters.django_digest import (
+    DIGEST,
+    DIGEST_QUERY,
+    JOINED,
+    written_digests,
+)
 from schedsync.engine.adapters.django_tables import (
     changes,
     clocked,
@@ -48,7 +53,7 @@ from schedsync.engine.adapters.django_tables import (
 )
 from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, SchedulerUnavailable
-from schedsync.engine.spec import Spec, canonical_instant
+from schedsync.engine.spec import Spec, canonical_instant, spec_bytes
 from schedsync.schemas.config import CeleryBeatScheduler
 
 _TZ_HEADER = "schedsync_timezone"
@@ -70,6 +75,8 @@ _LIST_QUERY = sa.select(
     task.c.description, task.c.last_run_at, task.c.total_run_count,  # 9-11
     task.c.crontab_id, task.c.interval_id, task.c.solar_id, task.c.clocked_id,  # 12-15
 )  # no ORDER BY: sorting by name in Python is cheaper than PostgreSQL's collated sort
+# The listing's columns and the digest, in one snapshot (``digests_of``).
+_DIGESTED_LIST_QUERY = sa.select(*_LIST_QUERY.selected_columns, DIGEST).select_from(JOINED)
 _SCHEDULE_QUERIES: dict[str, sa.Select[Any]] = {
     kind: sa.select(*table.c) for kind, table in (
         ("cron", crontab), ("interval", interval), ("solar", solar), ("clocked", clocked))
@@ -178,6 +185,32 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
             else:
                 unread.append(key)
         return held, unread
+
+    def digests_of(self, expected: Mapping[str, bytes]) -> dict[str, str]:
+        """The digests of the tasks ``expected`` names (entry key -> the canonical bytes
+        of the spec it should hold) that read back as exactly that spec: for bases
+        recorded without one (before the state kept digests, by an import). Rows,
+        schedule rows and digests come from one snapshot, so a digest only ever vouches
+        for what was compared. PostgreSQL only, like every digest."""
+        if self.sqlite or not expected:
+            return {}
+        keys = list(expected)
+        found: dict[str, str] = {}
+        try:
+            with paused_gc(), self.engine.connect().execution_options(
+                isolation_level="REPEATABLE READ"
+            ) as conn, conn.begin():
+                for start in range(0, len(keys), _FEW):
+                    rows = conn.execute(_DIGESTED_LIST_QUERY.where(
+                        task.c.name.in_(keys[start:start + _FEW]))).all()
+                    digest = {row[0]: row[-1] for row in rows}
+                    entries, _ = _live_entries([row[:-1] for row in rows], _Schedules(conn), {})
+                    found.update((e.key, digest[e.key]) for e in entries
+                                 if e.problem is None and spec_bytes(e.spec) == expected[e.key])
+        except sa.exc.SQLAlchemyError as exc:
+            raise SchedulerUnavailable(f"cannot read the periodic tasks' digests: "
+                                       f"{_db_error(exc)}") from None
+        return found
 
     def _digest_rows(self) -> Sequence[Any]:
         with self._connect("read the periodic tasks' digests") as conn:

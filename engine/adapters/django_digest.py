@@ -41,7 +41,7 @@ DIGEST = sa.func.encode(
         sa.func.concat_ws(",", *(sa.func.quote_nullable(c) for c in _COVERED)), "UTF8")),
     "hex",
 ).label("digest")
-_JOINED = (
+JOINED = (
     task.outerjoin(crontab, task.c.crontab_id == crontab.c.id)
     .outerjoin(interval, task.c.interval_id == interval.c.id)
     .outerjoin(solar, task.c.solar_id == solar.c.id)
@@ -52,7 +52,7 @@ _JOINED = (
 # work, where sorting 10k SQLAlchemy rows in Python cost ~10 ms of its own time.
 DIGEST_QUERY = (
     sa.select(task.c.name, DIGEST, task.c.last_run_at, task.c.total_run_count)
-    .select_from(_JOINED)
+    .select_from(JOINED)
     .order_by(task.c.name.collate("C"))
 )
 
@@ -65,7 +65,7 @@ _VALUE_COLUMNS = [[c for c in table.c if c.name != "id"] for _, table in _KINDS]
 _WRITTEN_QUERY = sa.select(
     task.c.name, DIGEST, task.c.crontab_id, task.c.interval_id, task.c.solar_id,
     task.c.clocked_id, *(c for columns in _VALUE_COLUMNS for c in columns),
-).select_from(_JOINED)
+).select_from(JOINED)
 
 # (schedule kind, row id, the row's values by column name) -> whether they are the
 # values the write meant that row to have.

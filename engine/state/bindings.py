@@ -41,6 +41,25 @@ def of(conn: sa.Connection, project: str, scheduler: str) -> dict[str, Binding]:
     }
 
 
+def set_digests(
+    conn: sa.Connection, project: str, scheduler: str, found: Mapping[str, tuple[str, str]]
+) -> int:
+    """``found``: schedule name -> (live digest, the base text it vouches for). Each is
+    recorded only if the binding's base is still that text (an apply in between may
+    have moved it). Returns how many were recorded."""
+    ids = schedules.ids_by_name(conn, project, list(found))
+    done = 0
+    for name, (digest, base) in found.items():
+        if name in ids:
+            done += conn.execute(
+                b.update()
+                .where(b.c.schedule_id == ids[name], b.c.scheduler == scheduler,
+                       sa.cast(b.c.base_spec, sa.Text) == base)
+                .values(live_digest=digest)
+            ).rowcount
+    return done
+
+
 def may_have_digests(conn: sa.Connection, scheduler: str) -> bool:
     """Whether a binding of a scheduler of this name has a live digest: a hint (another
     project's scheduler of the same name counts), answered by a partial index at once;

@@ -223,6 +223,14 @@ class StateStore:
         with self._read() as conn:
             return bindings.of(conn, project, scheduler)
 
+    def set_live_digests(
+        self, project: str, scheduler: str, found: Mapping[str, tuple[str, str]]
+    ) -> int:
+        """Record live digests for bindings whose base is still the text given with
+        each (``bindings.set_digests``)."""
+        with self._write() as conn:
+            return bindings.set_digests(conn, project, scheduler, found)
+
     def may_have_live_digests(self, scheduler: str) -> bool:
         """Whether a scheduler of this name (in any project) has live digests recorded:
         a hint for a plan whether to read its store's digests while it works."""

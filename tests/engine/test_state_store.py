@@ -455,3 +455,13 @@ def test_a_live_digest_is_kept_only_with_the_base_it_came_with(store: StateStore
         "a": None, "b": "db2", "c": None}
     store.record_applied("acme", "aps", "b", "b", {"v": 3})
     assert not store.may_have_live_digests("aps")
+
+
+def test_a_digest_is_adopted_only_for_the_base_it_vouches_for(store: StateStore) -> None:
+    store.record_applied_many("acme", "aps", [("a", "a", {"v": 1}), ("b", "b", {"v": 1})])
+    base = store.bindings("acme", "aps")["a"].base_text
+    # "b"'s base moved since the digest's entry was read (another apply): not adopted.
+    assert store.set_live_digests("acme", "aps", {
+        "a": ("da", base), "b": ("db", base.replace("1", "2")), "gone": ("dx", base)}) == 1
+    assert {n: b.live_digest for n, b in store.bindings("acme", "aps").items()} == {
+        "a": "da", "b": None}

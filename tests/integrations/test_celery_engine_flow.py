@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from schedsync.cli.main import cli as schedsync
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
 from schedsync.engine.plan import Origin
-from schedsync.engine.sync import make_plan
+from schedsync.engine.sync import apply_plan, make_plan
 from schedsync.engine.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "celery_fixtures"
@@ -218,3 +218,33 @@ def test_import_of_a_static_beat_schedule_validates_and_plans_clean(tmp_path: Pa
     assert code == 0, output
     code, output = run(tmp_path, "plan", "--detailed-exitcode")
     assert code == 0, output
+
+
+def test_an_apply_adopts_digests_only_for_entries_still_in_sync(django_repo: Path) -> None:
+    """Bases recorded without a digest (before the state kept them, by an import) get
+    one at the next apply, for entries that still hold them when it reads them whole:
+    an edit made after the plan was made keeps its entry read whole, and in the plan."""
+    apply_schedules(django_repo)
+    postgres = "postgresql" in str(django_engine(django_repo).url)
+    state = sa.create_engine(f"sqlite:///{django_repo / '.schedsync' / 'state.db'}")
+    with state.begin() as conn:
+        conn.execute(sa.text("UPDATE schedsync_bindings SET live_digest = NULL"))
+    ws = Workspace.open(django_repo)
+    try:
+        plan = make_plan(ws)
+        assert not plan.has_changes
+        engine = django_engine(django_repo)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE django_celery_beat_periodictask SET args = '[7]' "
+                                 "WHERE name = 'reports.poll'"))
+        engine.dispose()
+        assert apply_plan(ws, plan).ok
+    finally:
+        ws.close()
+    with state.connect() as conn:
+        digested = dict(conn.execute(sa.text(
+            "SELECT s.name, b.live_digest IS NOT NULL FROM schedsync_bindings b "
+            "JOIN schedsync_schedules s ON s.id = b.schedule_id")).all())
+    state.dispose()
+    assert digested == {"reports.nightly": postgres, "reports.poll": False}
+    assert list(live_changes(django_repo)) == ["reports.poll"]
