@@ -200,11 +200,12 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
             with paused_gc(), self.engine.connect().execution_options(
                 isolation_level="REPEATABLE READ"
             ) as conn, conn.begin():
+                schedules = _Schedules(conn)
                 for start in range(0, len(keys), _FEW):
                     rows = conn.execute(_DIGESTED_LIST_QUERY.where(
                         task.c.name.in_(keys[start:start + _FEW]))).all()
                     digest = {row[0]: row[-1] for row in rows}
-                    entries, _ = _live_entries([row[:-1] for row in rows], _Schedules(conn), {})
+                    entries, _ = _live_entries([row[:-1] for row in rows], schedules, {})
                     found.update((e.key, digest[e.key]) for e in entries
                                  if e.problem is None and spec_bytes(e.spec) == expected[e.key])
         except sa.exc.SQLAlchemyError as exc:
