@@ -86,13 +86,11 @@ def plan_group(
     names = None if only is None else only | {renames[n] for n in only if n in renames}
     if names is not None:
         schedules = [rs for rs in schedules if rs.schedule.name in names]
-    # The bases and what the store should hold: worked out while the store reads its
-    # entries' digests, when digests were recorded (list_entries).
+    # The bases and what the store should hold: worked out when the store asks (while
+    # it reads its entries' digests, if digests were recorded), else after it read.
     expectation = _Expectation(ws, adapter, project, scheduler, schedules, names)
-    expect: Expectation = (expectation.expected
-                           if ws.state.may_have_live_digests(scheduler)
-                           else expectation.expected())
-    live = list_live(adapter, project, scheduler, expect)
+    live = list_live(adapter, project, scheduler, expectation.expected,
+                     digests=ws.state.may_have_live_digests(scheduler))
     bindings, desired, expected = expectation.found()
     if names is not None:
         keys = names | {b.entry_key for b in bindings.values()}
@@ -174,9 +172,11 @@ def list_live(
     project: str,
     scheduler: str,
     expect: Expectation | None = None,
+    *,
+    digests: bool = False,
 ) -> list[LiveEntry]:
     try:
-        return adapter.list_entries(expect)
+        return adapter.list_entries(expect, digests=digests)
     except FatalError:
         raise
     except Exception as exc:

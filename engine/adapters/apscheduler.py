@@ -12,7 +12,7 @@ seconds).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ from schedsync.engine.adapters.apscheduler_store import (
 from schedsync.engine.adapters.base import (
     AdapterBase,
     Capabilities,
-    Expected,
+    Expectation,
     LiveEntry,
     Operation,
     OpKind,
@@ -269,7 +269,9 @@ class APSchedulerAdapter(AdapterBase):
         rows = self._guard(self.store.read_all)
         return sorted((read_job(*row) for row in rows), key=lambda job: job.key)
 
-    def list_entries(self, expect: Mapping[str, Expected] | None = None) -> list[LiveEntry]:
+    def list_entries(
+        self, expect: Expectation | None = None, *, digests: bool = False
+    ) -> list[LiveEntry]:
         """Every job but the one-off runs ``trigger`` adds: those are runs waiting for
         the scheduler, not schedules (see ``pending_runs``)."""
         return self._entries(manual=False)

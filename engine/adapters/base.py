@@ -103,7 +103,9 @@ class SchedulerAdapter(Protocol):
 
     capabilities: Capabilities
 
-    def list_entries(self, expect: Expectation | None = None) -> list[LiveEntry]:
+    def list_entries(
+        self, expect: Expectation | None = None, *, digests: bool = False
+    ) -> list[LiveEntry]:
         """Every entry in the store, including those schedsync does not manage.
 
         ``expect``: the specs the caller expects, by schedule name (or a function that
@@ -111,7 +113,8 @@ class SchedulerAdapter(Protocol):
         the very expected spec for an entry that reads back exactly as it (equal
         canonical bytes, or a digest recorded with it), so that a plan tells an in-sync
         entry by identity; ignoring it is always right: it only ever shares a value
-        equal to what would be built."""
+        equal to what would be built. ``digests``: whether the expected specs may carry
+        recorded digests (a store that has them reads its own meanwhile)."""
         ...
 
     def create(self, key: str, spec: Spec) -> None: ...

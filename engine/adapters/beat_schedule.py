@@ -6,14 +6,14 @@ The schedule lives in the user's code, so schedsync can read it (by importing th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 from schedsync.engine.adapters import celery_common as cc
-from schedsync.engine.adapters.base import Expected, LiveEntry, Operation, OpResult
+from schedsync.engine.adapters.base import Expectation, LiveEntry, Operation, OpResult
 from schedsync.engine.capabilities import capabilities_for
 from schedsync.engine.errors import ConfigError, UnsupportedOperation
 from schedsync.engine.spec import Spec, make_spec
@@ -40,7 +40,9 @@ class BeatScheduleAdapter(cc.CeleryStoreAdapter):
         zone = config.timezone or self.app.conf.timezone or "UTC"
         self.capabilities = replace(capabilities_for(config), fixed_timezone=str(zone))
 
-    def list_entries(self, expect: Mapping[str, Expected] | None = None) -> list[LiveEntry]:
+    def list_entries(
+        self, expect: Expectation | None = None, *, digests: bool = False
+    ) -> list[LiveEntry]:
         schedule = self.app.conf.beat_schedule or {}
         return [_entry(str(key), value) for key, value in schedule.items()]
 

@@ -128,23 +128,26 @@ class DjangoCeleryBeatAdapter(cc.CeleryStoreAdapter):
 
     # -- reading ---------------------------------------------------------------------
 
-    def list_entries(self, expect: Expectation | None = None) -> list[LiveEntry]:
+    def list_entries(
+        self, expect: Expectation | None = None, *, digests: bool = False
+    ) -> list[LiveEntry]:
         """Every task; those whose digest is the one recorded with a base that is their
         expected spec are not read whole: they hold that spec (``django_digest``).
 
-        Given ``expect`` to compute, the digests are read meanwhile, in a thread: the
-        database takes ~5 us a row to make them (~50 ms per 10k on the bench machine),
-        about what the caller needs to work out what it expects."""
-        digests = None
-        if callable(expect) and not self.sqlite:
-            digests = _PREFETCH.submit(self._digest_rows)
+        Given ``expect`` to compute and ``digests`` recorded, the digests are read
+        meanwhile, in a thread: the database takes ~5 us a row to make them (~50 ms per
+        10k on the bench machine), about what the caller needs to work out what it
+        expects."""
+        prefetch = None
+        if digests and callable(expect) and not self.sqlite:
+            prefetch = _PREFETCH.submit(self._digest_rows)
         try:
             with paused_gc():
                 return self._entries((expect() if callable(expect) else expect) or {},
-                                     digests)
+                                     prefetch)
         finally:
-            if digests is not None:
-                wait([digests])  # its connection is back in the pool before we return
+            if prefetch is not None:
+                wait([prefetch])  # its connection is back in the pool before we return
 
     def _entries(
         self, expect: Mapping[str, Expected], digests: Future[Sequence[Any]] | None

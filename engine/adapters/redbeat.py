@@ -14,7 +14,7 @@ batch is one MULTI/EXEC transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -27,7 +27,7 @@ import redis
 
 from schedsync.engine.adapters import celery_common as cc
 from schedsync.engine.adapters.base import (
-    Expected,
+    Expectation,
     LiveEntry,
     Operation,
     OpKind,
@@ -67,7 +67,9 @@ class RedBeatAdapter(cc.CeleryStoreAdapter):
 
     # -- reading ---------------------------------------------------------------------
 
-    def list_entries(self, expect: Mapping[str, Expected] | None = None) -> list[LiveEntry]:
+    def list_entries(
+        self, expect: Expectation | None = None, *, digests: bool = False
+    ) -> list[LiveEntry]:
         with self._connection_errors("read the schedule"):
             members = self.redis.zrange(self.schedule_key, 0, -1, withscores=True)
             hashes = _hmget_each(self.redis, [member for member, _score in members], _FIELDS)

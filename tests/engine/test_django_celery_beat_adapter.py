@@ -334,7 +334,7 @@ def test_digests_read_while_the_caller_works_give_the_same_listing(
                              "WHERE name = 'tick'"))
     eager = pg_adapter.list_entries(expect)
     managed = set(pg_adapter.managed_keys())
-    lazy = pg_adapter.list_entries(lambda: expect)
+    lazy = pg_adapter.list_entries(lambda: expect, digests=True)
     plain = pg_adapter.list_entries()
     assert [(e.key, e.spec) for e in lazy] == [(e.key, e.spec) for e in eager] == [
         (e.key, e.spec) for e in plain]
@@ -354,5 +354,5 @@ def test_a_failing_expectation_leaves_no_digest_read_behind(
         raise RuntimeError("state unreadable")
 
     with pytest.raises(RuntimeError, match="state unreadable"):
-        pg_adapter.list_entries(broken)
+        pg_adapter.list_entries(broken, digests=True)
     assert pg_adapter.engine.pool.checkedout() == 0
