@@ -253,6 +253,13 @@ def apply_plan(
         return result
 
 
+def adopt_live_digests(ws: Workspace, plan: Plan) -> None:
+    """What ``apply_plan`` does after its changes, for a plan with none to make: it
+    changes no base (no serial bump, no apply lock), it only vouches for entries."""
+    for group in plan.groups:
+        _adopt_digests(ws, group)
+
+
 def _adopt_digests(ws: Workspace, group: SchedulerPlan) -> None:
     """Live digests for the plan's in-sync entries whose binding has none (a base from
     before the state kept digests, or from an import or a bare record): the store reads

@@ -248,3 +248,21 @@ def test_an_apply_adopts_digests_only_for_entries_still_in_sync(django_repo: Pat
     state.dispose()
     assert digested == {"reports.nightly": postgres, "reports.poll": False}
     assert list(live_changes(django_repo)) == ["reports.poll"]
+
+
+def test_an_apply_with_nothing_to_change_still_adopts_digests(django_repo: Path) -> None:
+    apply_schedules(django_repo)
+    postgres = "postgresql" in str(django_engine(django_repo).url)
+    state = sa.create_engine(f"sqlite:///{django_repo / '.schedsync' / 'state.db'}")
+    with state.begin() as conn:
+        conn.execute(sa.text("UPDATE schedsync_bindings SET live_digest = NULL"))
+        serial = conn.execute(sa.text("SELECT serial FROM schedsync_meta")).scalar()
+    code, output = run(django_repo, "apply", "--auto-approve")
+    assert code == 0, output
+    with state.connect() as conn:
+        digested = conn.execute(sa.text(
+            "SELECT count(*) FROM schedsync_bindings WHERE live_digest IS NOT NULL")).scalar()
+        after = conn.execute(sa.text("SELECT serial FROM schedsync_meta")).scalar()
+    state.dispose()
+    assert digested == (2 if postgres else 0)
+    assert after == serial  # no change was applied: saved plans stay valid

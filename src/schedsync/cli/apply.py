@@ -35,7 +35,7 @@ def command(ctx: click.Context, planfile: Path | None, auto_approve: bool, prune
     from schedsync.engine import planfile as planfiles
     from schedsync.engine.errors import FatalError
     from schedsync.engine.render.text import render_plan
-    from schedsync.engine.sync import apply_plan, make_plan
+    from schedsync.engine.sync import adopt_live_digests, apply_plan, make_plan
 
     with open_workspace(ctx) as ws:
         if planfile is not None:
@@ -47,6 +47,7 @@ def command(ctx: click.Context, planfile: Path | None, auto_approve: bool, prune
             plan = make_plan(ws, project=project, scheduler=scheduler, prune=prune)
             click.echo(render_plan(plan, cron_engines(ws, plan), color=use_color(ctx)))
             if not plan.has_changes and not any(g.pending for g in plan.groups):
+                adopt_live_digests(ws, plan)  # entries in sync whose base has no digest
                 return
             if plan.has_changes and not auto_approve:
                 _confirm()
