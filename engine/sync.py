@@ -264,14 +264,30 @@ def _adopt_digests(ws: Workspace, group: SchedulerPlan) -> None:
     """Live digests for the plan's in-sync entries whose binding has none (a base from
     before the state kept digests, or from an import or a bare record): the store reads
     each whole, with its digest, and vouches only for one that still holds the base.
-    Plans then need not read them whole. Only an optimisation: a store that cannot
-    (no ``digests_of``, SQLite, down) leaves them to be read whole."""
+    Plans then need not read them whole. Only an optimisation, after the apply's own
+    work is recorded: a store that cannot (no ``digests_of``, SQLite) or fails here, or
+    a state that fails here, leaves them to be read whole and fails no apply."""
     in_sync = [c for c in group.changes if c.action is Action.NOOP and c.live is not None]
     adapter = ws.adapter(group.project, group.scheduler) if in_sync else None
     read = getattr(adapter, "digests_of", None)
     if read is None:
         return
-    bindings = ws.state.bindings(group.project, group.scheduler)
+    try:
+        wanted = _undigested(ws.state.bindings(group.project, group.scheduler), in_sync)
+        if not wanted:
+            return
+        found = read({key: text for key, (_, text) in wanted.items()})
+        ws.state.set_live_digests(group.project, group.scheduler, {
+            wanted[key][0]: (digest, wanted[key][1].decode()) for key, digest in found.items()})
+    except FatalError:
+        return  # the apply itself is done: these entries stay read whole
+
+
+def _undigested(
+    bindings: Mapping[str, Binding], in_sync: Sequence[Change]
+) -> dict[str, tuple[str, bytes]]:
+    """Entry key -> (name, canonical bytes) of the in-sync entries whose binding has no
+    digest and whose base is the desired spec."""
     wanted: dict[str, tuple[str, bytes]] = {}
     for change in in_sync:
         binding = bindings.get(change.name)
@@ -280,14 +296,7 @@ def _adopt_digests(ws: Workspace, group: SchedulerPlan) -> None:
         text = spec_bytes(change.desired)
         if binding.entry_key == change.entry_key and binding.holds(text):
             wanted[change.entry_key] = (change.name, text)
-    if not wanted:
-        return
-    try:
-        found = read({key: text for key, (_, text) in wanted.items()})
-    except FatalError:
-        return  # the apply itself is done: these entries stay read whole
-    ws.state.set_live_digests(group.project, group.scheduler, {
-        wanted[key][0]: (digest, wanted[key][1].decode()) for key, digest in found.items()})
+    return wanted
 
 
 _RECORDED = "\0recorded"

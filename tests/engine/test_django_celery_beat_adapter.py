@@ -19,8 +19,7 @@ from schedsync.engine.spec import make_spec, spec_bytes
 from schedsync.schemas.config import CeleryBeatScheduler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "celery_fixtures"))
-from django_db import migrate, migrated_pg_template, pg_copy, pg_drop
-from services import require_service
+from django_db import migrate, pg_copy, pg_drop
 
 
 @pytest.fixture(scope="session")
@@ -30,14 +29,6 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def migrated_postgres() -> Iterator[str]:
-    require_service("postgres")
-    template = migrated_pg_template()
-    yield template
-    pg_drop(template)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -45,7 +36,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path
         shutil.copy(migrated_sqlite, path)
         yield f"sqlite:///{path}"
         return
-    url = pg_copy(request.getfixturevalue("migrated_postgres"))
+    url = pg_copy(request.getfixturevalue("django_pg_template"))
     yield url
     pg_drop(url)
 
@@ -238,8 +229,8 @@ def test_odd_rows_written_by_hand_are_read_or_reported(adapter: DjangoCeleryBeat
 
 
 @pytest.fixture
-def pg_adapter(migrated_postgres: str, tmp_path: Path) -> Iterator[DjangoCeleryBeatAdapter]:
-    url = pg_copy(migrated_postgres)
+def pg_adapter(django_pg_template: str, tmp_path: Path) -> Iterator[DjangoCeleryBeatAdapter]:
+    url = pg_copy(django_pg_template)
     config = CeleryBeatScheduler(type="celery-beat", store="django-celery-beat", url=url)
     adapter = DjangoCeleryBeatAdapter(config, tmp_path, project="acme")
     yield adapter

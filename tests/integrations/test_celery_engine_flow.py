@@ -23,12 +23,14 @@ from click.testing import CliRunner
 from schedsync.cli.main import cli as schedsync
 from schedsync.engine.adapters.django_celery_beat import DjangoCeleryBeatAdapter
 from schedsync.engine.plan import Origin
+from schedsync.engine.state import StateStore
+from schedsync.engine.state.errors import StateError
 from schedsync.engine.sync import apply_plan, make_plan
 from schedsync.engine.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "celery_fixtures"
 sys.path.insert(0, str(FIXTURES))
-from django_db import migrate, migrated_pg_template, pg_copy, pg_drop  # noqa: E402
+from django_db import migrate, pg_copy, pg_drop  # noqa: E402
 from services import require_service  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
@@ -75,14 +77,6 @@ def redbeat_repo(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     if keys:
         client.delete(*keys)
     client.close()
-
-
-@pytest.fixture(scope="module")
-def django_pg_template() -> Iterator[str]:
-    require_service("postgres")
-    template = migrated_pg_template()
-    yield template
-    pg_drop(template)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -266,3 +260,29 @@ def test_an_apply_with_nothing_to_change_still_adopts_digests(django_repo: Path)
     state.dispose()
     assert digested == (2 if postgres else 0)
     assert after == serial  # no change was applied: saved plans stay valid
+
+
+def test_a_failed_digest_adoption_fails_no_apply(
+    django_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adopting digests comes after the apply's work is recorded: a state that fails
+    then costs later plans their fast path, not the apply its success."""
+    apply_schedules(django_repo)
+    state = sa.create_engine(f"sqlite:///{django_repo / '.schedsync' / 'state.db'}")
+    with state.begin() as conn:
+        conn.execute(sa.text("UPDATE schedsync_bindings SET live_digest = NULL"))
+    state.dispose()
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise StateError("the state file is locked by another process")
+
+    monkeypatch.setattr(StateStore, "set_live_digests", broken)
+    (django_repo / "schedules" / "acme" / "reports.yaml").write_text(
+        SCHEDULES.replace("kind: nightly", "kind: weekly"))
+    ws = Workspace.open(django_repo)
+    try:
+        result = apply_plan(ws, make_plan(ws))
+    finally:
+        ws.close()
+    assert result.ok
+    assert [c.name for c in result.applied] == ["reports.nightly"]
